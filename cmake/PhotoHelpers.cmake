@@ -1,0 +1,45 @@
+# photo_add_library(NAME SRCS ... DEPS ... [PUBLIC_DEPS ...])
+#   One library per folder (abseil's absl_cc_library in miniature). The target is
+#   photo_<NAME>, with alias photo::<NAME>. DEPS are PRIVATE: a module sees only
+#   what it names, so a forbidden include is a build error, not a review note.
+# photo_add_test(NAME SRCS ... DEPS ... [LABELS ...])
+#   A GoogleTest executable registered with ctest through gtest_discover_tests.
+
+set(PHOTO_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+    -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual -Wconversion
+    -Wno-sign-conversion -Wnull-dereference -Wdouble-promotion -Wformat=2
+    -Wimplicit-fallthrough)
+
+function(photo_apply_flags target)
+  target_compile_options(${target} PRIVATE ${PHOTO_WARNINGS})
+  if(PHOTO_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(PHOTO_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  endif()
+endfunction()
+
+function(photo_add_library NAME)
+  cmake_parse_arguments(A "" "" "SRCS;DEPS;PUBLIC_DEPS" ${ARGN})
+  add_library(photo_${NAME} STATIC ${A_SRCS})
+  add_library(photo::${NAME} ALIAS photo_${NAME})
+  target_include_directories(photo_${NAME} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(photo_${NAME} PRIVATE ${A_DEPS} PUBLIC ${A_PUBLIC_DEPS})
+  photo_apply_flags(photo_${NAME})
+endfunction()
+
+function(photo_add_test NAME)
+  cmake_parse_arguments(A "" "" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${NAME} ${A_SRCS})
+  target_link_libraries(${NAME} PRIVATE ${A_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  photo_apply_flags(${NAME})
+  if(NOT A_LABELS)
+    set(A_LABELS unit)
+  endif()
+  gtest_discover_tests(${NAME}
+    PROPERTIES LABELS "${A_LABELS}"
+               ENVIRONMENT "PHOTO_SOURCE_DIR=${PROJECT_SOURCE_DIR};PHOTO_BINARY_DIR=${PROJECT_BINARY_DIR}"
+    DISCOVERY_TIMEOUT 60)
+endfunction()

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs every Debian package that photo-pipeline's build, tests and runtime
+# need, and the face-detection model. Idempotent: safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git ca-certificates curl
+  clang libclang-rt-14-dev
+  libvips-dev libvips-tools
+  libopencv-dev libopencv-contrib-dev opencv-data
+  libturbojpeg0-dev
+  librabbitmq-dev
+  libcpp-httplib-dev nlohmann-json3-dev
+  libsqlite3-dev sqlite3 libpq-dev postgresql
+  libspdlog-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  rabbitmq-server
+  python3-skimage python3-onnx python3-numpy
+  fonts-dejavu-core
+  docker-compose
+)
+
+missing=()
+# Node.js (for the npm-published face model and the OpenAPI validator): Debian's
+# nodejs+npm where no Node.js is present; an existing Node.js ships its own npm.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  # Debian starts rabbitmq-server/postgresql as system services on install;
+  # we run our own private nodes, so keep the packaged ones from starting.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+./scripts/fetch-models.sh
+echo "setup: ok"

@@ -1,0 +1,34 @@
+// Where an image's files live under the data directory. Paths are built from
+// the validated id alone; the client's filename never reaches the filesystem.
+//
+//   <data>/images/<id[0:2]>/<id>/original            the upload, as received
+//   <data>/images/<id[0:2]>/<id>/clean/<name><ext>   unwatermarked renditions that
+//                                                    the watermark stage will mark
+//                                                    (detect reads these)
+//   <data>/images/<id[0:2]>/<id>/<name><ext>          final renditions
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "photo/image/types.h"
+
+namespace photo::pipeline {
+
+class Layout {
+ public:
+  explicit Layout(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) {}
+
+  const std::filesystem::path& data_dir() const { return data_dir_; }
+  // Precondition: IsValidImageId(id).
+  std::filesystem::path ImageDir(std::string_view id) const;
+  std::filesystem::path Original(std::string_view id) const;
+  std::filesystem::path CleanRendition(std::string_view id, const image::RenditionSpec& spec) const;
+  std::filesystem::path FinalRendition(std::string_view id, const image::RenditionSpec& spec) const;
+
+ private:
+  std::filesystem::path data_dir_;
+};
+
+}  // namespace photo::pipeline

@@ -1,0 +1,3 @@
+#include "photo/pipeline/resize_stage.h"
+
+// Placeholder until the resize stage lands.
