@@ -3,10 +3,20 @@
 namespace photo::pipeline {
 namespace fs = std::filesystem;
 
+Layout Layout::SingleImage(fs::path out_dir, fs::path original) {
+  Layout l(std::move(out_dir));
+  l.single_original_ = std::move(original);
+  return l;
+}
+
 fs::path Layout::ImageDir(std::string_view id) const {
+  if (!single_original_.empty()) return data_dir_;
   return data_dir_ / "images" / std::string(id.substr(0, 2)) / std::string(id);
 }
-fs::path Layout::Original(std::string_view id) const { return ImageDir(id) / "original"; }
+fs::path Layout::Original(std::string_view id) const {
+  if (!single_original_.empty()) return single_original_;
+  return ImageDir(id) / "original";
+}
 fs::path Layout::CleanRendition(std::string_view id, const image::RenditionSpec& spec) const {
   return ImageDir(id) / "clean" / (spec.name + image::OutputExtension(spec.format));
 }

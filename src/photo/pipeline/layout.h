@@ -20,6 +20,10 @@ class Layout {
  public:
   explicit Layout(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) {}
 
+  // For `photo-pipeline process FILE --out DIR`: one image whose original is
+  // `original` (read in place) and whose renditions go straight into `out_dir`.
+  static Layout SingleImage(std::filesystem::path out_dir, std::filesystem::path original);
+
   const std::filesystem::path& data_dir() const { return data_dir_; }
   // Precondition: IsValidImageId(id).
   std::filesystem::path ImageDir(std::string_view id) const;
@@ -29,6 +33,7 @@ class Layout {
 
  private:
   std::filesystem::path data_dir_;
+  std::filesystem::path single_original_;  // non-empty in SingleImage mode
 };
 
 }  // namespace photo::pipeline
