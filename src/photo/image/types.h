@@ -35,6 +35,10 @@ struct ProbeInfo {
   bool has_alpha = false;
   bool has_icc = false;
   std::uint64_t bytes = 0;
+  // Bytes after the end of the image stream (JPEG EOI / PNG IEND): appended
+  // data such as a ZIP or HTML polyglot, or a camera trailer. Never copied
+  // into a rendition (renditions are re-encoded from pixels); 0 when unknown.
+  std::uint64_t trailing_bytes = 0;
   // Width/height as displayed (after orientation 5..8 swap the axes).
   int display_width() const { return orientation >= 5 ? height : width; }
   int display_height() const { return orientation >= 5 ? width : height; }
