@@ -1,3 +1,252 @@
 #include "photo/pipeline/detect_stage.h"
 
-// Placeholder until the detect stage lands.
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+
+#include <opencv2/core/utility.hpp>
+
+#include "photo/core/files.h"
+#include "photo/detect/analyzer.h"
+#include "photo/detect/classifier.h"
+#include "photo/detect/image_io.h"
+
+namespace photo::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+Status BadEnv(const char* name, const std::string& value, const char* want) {
+  return InvalidArgumentError("invalid_config", std::string(name) + "='" + value + "': expected " +
+                                                    want);
+}
+
+const char* Env(const char* name) {
+  const char* v = std::getenv(name);
+  return (v != nullptr && *v != '\0') ? v : nullptr;
+}
+
+bool ParseDouble(std::string_view s, double& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size() && std::isfinite(out);
+}
+bool ParseInt(std::string_view s, int& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+bool ParseBool(std::string_view s, bool& out) {
+  if (s == "1" || s == "true" || s == "yes" || s == "on") return out = true, true;
+  if (s == "0" || s == "false" || s == "no" || s == "off") return out = false, true;
+  return false;
+}
+
+Status EnvDouble(const char* name, double& field) {
+  if (const char* v = Env(name); v && !ParseDouble(v, field)) return BadEnv(name, v, "a number");
+  return Status::Ok();
+}
+Status EnvInt(const char* name, int& field) {
+  if (const char* v = Env(name); v && !ParseInt(v, field)) return BadEnv(name, v, "an integer");
+  return Status::Ok();
+}
+Status EnvBool(const char* name, bool& field) {
+  if (const char* v = Env(name); v && !ParseBool(v, field)) return BadEnv(name, v, "0 or 1");
+  return Status::Ok();
+}
+void EnvString(const char* name, std::string& field) {
+  if (const char* v = Env(name)) field = v;
+}
+
+Result<detect::AnalyzerOptions> ToAnalyzerOptions(const DetectConfig& c) {
+  RETURN_IF_ERROR(c.Validate());
+  detect::AnalyzerOptions o;
+  o.faces = c.face_model != "none";
+  if (o.faces) {
+    ASSIGN_OR_RETURN(o.face.kind, detect::ParseFaceModel(c.face_model));
+  }
+  o.face.model_dir =
+      c.face_model_dir.empty() ? detect::DefaultModelDir() : fs::path(c.face_model_dir);
+  o.face.score_threshold = c.face_threshold;
+  o.face.tile_px = c.face_tile_px;
+  o.blur_threshold = c.blur_threshold;
+  o.dominant_colors = c.dominant_colors;
+  if (!c.classifier_model.empty()) {
+    detect::ClassifierOptions k;
+    k.model = c.classifier_model;
+    k.labels = c.classifier_labels;
+    k.input_width = c.classifier_width;
+    k.input_height = c.classifier_height;
+    k.mean = cv::Scalar(c.classifier_mean[0], c.classifier_mean[1], c.classifier_mean[2]);
+    k.scale = c.classifier_scale;
+    k.rgb = c.classifier_rgb;
+    k.softmax = c.classifier_softmax;
+    o.classifier = k;
+  }
+  ASSIGN_OR_RETURN(o.review_rules, detect::ParseReviewRules(c.review_rules));
+  return o;
+}
+
+// One analyzer per distinct configuration, for the life of the process: the
+// models are read once and every worker thread shares them.
+Result<std::shared_ptr<const detect::Analyzer>> GetAnalyzer(const DetectConfig& c) {
+  std::ostringstream key;
+  key << c.face_model_dir << '|' << c.face_model << '|' << c.face_threshold << '|'
+      << c.face_tile_px << '|' << c.classifier_model << '|' << c.classifier_labels << '|'
+      << c.classifier_width << 'x' << c.classifier_height << '|' << c.classifier_mean[0] << ','
+      << c.classifier_mean[1] << ',' << c.classifier_mean[2] << '|' << c.classifier_scale << '|'
+      << c.classifier_rgb << c.classifier_softmax << '|' << c.review_rules << '|'
+      << c.blur_threshold << '|' << c.dominant_colors;
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<const detect::Analyzer>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = cache.find(key.str()); it != cache.end()) return it->second;
+  ASSIGN_OR_RETURN(detect::AnalyzerOptions options, ToAnalyzerOptions(c));
+  if (c.opencv_threads > 0) cv::setNumThreads(c.opencv_threads);
+  ASSIGN_OR_RETURN(std::unique_ptr<detect::Analyzer> a, detect::Analyzer::Create(options));
+  std::shared_ptr<const detect::Analyzer> shared(std::move(a));
+  cache.emplace(key.str(), shared);
+  return shared;
+}
+
+}  // namespace
+
+Status DetectConfig::LoadFromEnv() {
+  EnvString("PHOTO_PIPELINE_MODEL_DIR", face_model_dir);
+  EnvString("PHOTO_PIPELINE_FACE_MODEL", face_model);
+  RETURN_IF_ERROR(EnvDouble("PHOTO_PIPELINE_FACE_THRESHOLD", face_threshold));
+  RETURN_IF_ERROR(EnvInt("PHOTO_PIPELINE_FACE_TILE", face_tile_px));
+  RETURN_IF_ERROR(EnvInt("PHOTO_PIPELINE_ANALYSIS_SIZE", analysis_long_edge));
+  EnvString("PHOTO_PIPELINE_CLASSIFIER_MODEL", classifier_model);
+  EnvString("PHOTO_PIPELINE_CLASSIFIER_LABELS", classifier_labels);
+  if (const char* v = Env("PHOTO_PIPELINE_CLASSIFIER_INPUT")) {
+    const std::string_view s(v);
+    const size_t x = s.find('x');
+    const bool ok = x == std::string_view::npos
+                        ? ParseInt(s, classifier_width) && ParseInt(s, classifier_height)
+                        : ParseInt(s.substr(0, x), classifier_width) &&
+                              ParseInt(s.substr(x + 1), classifier_height);
+    if (!ok) return BadEnv("PHOTO_PIPELINE_CLASSIFIER_INPUT", v, "WxH or N");
+  }
+  if (const char* v = Env("PHOTO_PIPELINE_CLASSIFIER_MEAN")) {
+    std::vector<double> vals;
+    std::string_view s(v);
+    while (true) {
+      const size_t comma = s.find(',');
+      double d = 0;
+      if (!ParseDouble(s.substr(0, comma), d)) {
+        return BadEnv("PHOTO_PIPELINE_CLASSIFIER_MEAN", v, "'m' or 'm1,m2,m3'");
+      }
+      vals.push_back(d);
+      if (comma == std::string_view::npos) break;
+      s.remove_prefix(comma + 1);
+    }
+    if (vals.size() != 1 && vals.size() != 3) {
+      return BadEnv("PHOTO_PIPELINE_CLASSIFIER_MEAN", v, "'m' or 'm1,m2,m3'");
+    }
+    for (int i = 0; i < 3; ++i) classifier_mean[i] = vals[vals.size() == 1 ? 0 : i];
+  }
+  RETURN_IF_ERROR(EnvDouble("PHOTO_PIPELINE_CLASSIFIER_SCALE", classifier_scale));
+  RETURN_IF_ERROR(EnvBool("PHOTO_PIPELINE_CLASSIFIER_RGB", classifier_rgb));
+  RETURN_IF_ERROR(EnvBool("PHOTO_PIPELINE_CLASSIFIER_SOFTMAX", classifier_softmax));
+  EnvString("PHOTO_PIPELINE_REVIEW_RULES", review_rules);
+  RETURN_IF_ERROR(EnvDouble("PHOTO_PIPELINE_BLUR_THRESHOLD", blur_threshold));
+  RETURN_IF_ERROR(EnvInt("PHOTO_PIPELINE_DOMINANT_COLORS", dominant_colors));
+  RETURN_IF_ERROR(EnvInt("PHOTO_PIPELINE_OPENCV_THREADS", opencv_threads));
+  return Validate();
+}
+
+Status DetectConfig::Validate() const {
+  auto bad = [](const std::string& m) { return InvalidArgumentError("invalid_config", m); };
+  if (face_model != "none" && !detect::ParseFaceModel(face_model).ok()) {
+    return bad("PHOTO_PIPELINE_FACE_MODEL must be blazeface-back-256, blazeface-front-128, "
+               "haar, lbp or none; got '" + face_model + "'");
+  }
+  if (!(face_threshold >= 0 && face_threshold <= 1)) {
+    return bad("PHOTO_PIPELINE_FACE_THRESHOLD must be within 0..1");
+  }
+  if (face_tile_px != 0 && (face_tile_px < 128 || face_tile_px > 4096)) {
+    return bad("PHOTO_PIPELINE_FACE_TILE must be 0 (off) or 128..4096");
+  }
+  if (analysis_long_edge < 64 || analysis_long_edge > 8192) {
+    return bad("PHOTO_PIPELINE_ANALYSIS_SIZE must be 64..8192");
+  }
+  if (classifier_model.empty() != classifier_labels.empty()) {
+    return bad("PHOTO_PIPELINE_CLASSIFIER_MODEL and PHOTO_PIPELINE_CLASSIFIER_LABELS go together");
+  }
+  if (classifier_width < 1 || classifier_height < 1 || classifier_width > 4096 ||
+      classifier_height > 4096) {
+    return bad("PHOTO_PIPELINE_CLASSIFIER_INPUT sides must be 1..4096");
+  }
+  if (!(classifier_scale > 0) || !std::isfinite(classifier_scale)) {
+    return bad("PHOTO_PIPELINE_CLASSIFIER_SCALE must be > 0");
+  }
+  auto rules = detect::ParseReviewRules(review_rules);
+  if (!rules.ok()) return rules.error();
+  if (!rules->empty() && classifier_model.empty()) {
+    return bad("PHOTO_PIPELINE_REVIEW_RULES needs PHOTO_PIPELINE_CLASSIFIER_MODEL");
+  }
+  if (!(blur_threshold >= 0) || !std::isfinite(blur_threshold)) {
+    return bad("PHOTO_PIPELINE_BLUR_THRESHOLD must be >= 0");
+  }
+  if (dominant_colors < 1 || dominant_colors > 16) {
+    return bad("PHOTO_PIPELINE_DOMINANT_COLORS must be 1..16");
+  }
+  if (opencv_threads < 0 || opencv_threads > 256) {
+    return bad("PHOTO_PIPELINE_OPENCV_THREADS must be 0..256");
+  }
+  return Status::Ok();
+}
+
+Status PrepareDetect(const DetectConfig& config) { return GetAnalyzer(config).status(); }
+
+Result<image::Detections> RunDetect(const DetectConfig& config, const Layout& layout,
+                                    const std::string& id,
+                                    const std::vector<image::Rendition>& renditions) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const detect::Analyzer> analyzer, GetAnalyzer(config));
+
+  // The clean rendition nearest the analysis size: watermark pixels would
+  // disturb the hash, the colours and the classifier.
+  const image::Rendition* best = nullptr;
+  for (const image::Rendition& r : renditions) {
+    if (r.watermarked) continue;
+    const int d = std::abs(std::max(r.width, r.height) - config.analysis_long_edge);
+    if (best == nullptr ||
+        d < std::abs(std::max(best->width, best->height) - config.analysis_long_edge) ||
+        (d == std::abs(std::max(best->width, best->height) - config.analysis_long_edge) &&
+         std::max(r.width, r.height) > std::max(best->width, best->height))) {
+      best = &r;
+    }
+  }
+  const fs::path original = layout.Original(id);
+  Result<cv::Mat> pixels = cv::Mat();
+  if (best != nullptr) {
+    fs::path p(best->path);
+    if (p.is_relative()) {
+      p = layout.data_dir() / p;
+      // A relative path is ours to resolve; never let it climb out.
+      if (!IsWithin(layout.data_dir(), p)) {
+        return InvalidArgumentError("invalid_path", "rendition path leaves the data dir: " +
+                                                        best->path);
+      }
+    }
+    pixels = detect::DecodeBgr(p);
+  } else {
+    // No clean rendition (e.g. every spec is watermarked and the clean files
+    // are gone): the original, shrunk the way the resize stage would.
+    pixels = detect::DecodeBgr(original, config.analysis_long_edge);
+  }
+  if (!pixels.ok()) return pixels.error().WithContext("detect " + id);
+
+  ASSIGN_OR_RETURN(image::Detections d, analyzer->Analyze(*pixels));
+  auto exif = detect::ReadExifSummary(original);
+  if (!exif.ok()) return exif.error().WithContext("detect " + id + " (EXIF)");
+  d.exif = std::move(*exif);
+  d.checks_ran.push_back("exif");
+  return d;
+}
+
+}  // namespace photo::pipeline

@@ -1,0 +1,394 @@
+#include <vips/vips8>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
+
+#include "photo/detect/analyzer.h"
+#include "photo/detect/checks.h"
+#include "photo/detect/classifier.h"
+#include "photo/detect/faces.h"
+#include "photo/detect/image_io.h"
+#include "photo/image/vips.h"
+
+namespace photo::detect {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+const fs::path kSkimage = PHOTO_SKIMAGE_DATA;
+
+// Debian's python3-skimage test pictures (setup installs it).
+cv::Mat LoadSkimage(const char* name) {
+  auto m = DecodeBgr(kSkimage / name);
+  EXPECT_TRUE(m.ok()) << (m.ok() ? "" : m.error().ToString())
+                      << " (install python3-skimage: scripts/setup.sh)";
+  return m.ok() ? *m : cv::Mat();
+}
+
+// The face model is installed by scripts/setup.sh; its absence is a broken
+// checkout, so the test fails (never skips) and says how to fix it.
+std::unique_ptr<FaceDetector> MakeFaceDetector(FaceModelKind kind, int tile = 512) {
+  FaceOptions o;
+  o.kind = kind;
+  o.model_dir = DefaultModelDir();
+  o.tile_px = tile;
+  auto d = FaceDetector::Create(o);
+  EXPECT_TRUE(d.ok()) << d.error().ToString()
+                      << "\nThe face model is missing: run scripts/fetch-models.sh";
+  return d.ok() ? std::move(*d) : nullptr;
+}
+
+cv::Mat Gradient(int w, int h) {
+  cv::Mat m(h, w, CV_8UC3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      m.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>(x * 255 / w),
+                                        static_cast<uchar>(y * 255 / h), 128);
+  return m;
+}
+
+// Encodes BGR pixels as JPEG with libvips and decodes them again.
+cv::Mat JpegRoundTrip(const cv::Mat& bgr, int quality) {
+  image::InitVips();
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  vips::VImage img = vips::VImage::new_from_memory(rgb.data, rgb.total() * 3, rgb.cols, rgb.rows,
+                                                   3, VIPS_FORMAT_UCHAR);
+  void* buf = nullptr;
+  size_t len = 0;
+  img.write_to_buffer(".jpg", &buf, &len, vips::VImage::option()->set("Q", quality));
+  std::string bytes(static_cast<char*>(buf), len);
+  g_free(buf);
+  auto out = DecodeBgrBuffer(bytes);
+  EXPECT_TRUE(out.ok());
+  return out.ok() ? *out : cv::Mat();
+}
+
+TEST(FacesTest, FindsTheAstronautsFace) {
+  for (auto kind : {FaceModelKind::kBlazeFaceBack256, FaceModelKind::kBlazeFaceFront128}) {
+    SCOPED_TRACE(FaceModelName(kind));
+    auto det = MakeFaceDetector(kind);
+    ASSERT_NE(det, nullptr);
+    cv::Mat img = LoadSkimage("astronaut.png");
+    ASSERT_EQ(img.cols, 512);
+    auto faces = det->Detect(img);
+    ASSERT_TRUE(faces.ok()) << faces.error().ToString();
+    ASSERT_EQ(faces->size(), 1u);
+    const image::Box& b = faces->front();
+    // Eileen Collins' face occupies roughly x 150..260, y 60..200: the box's
+    // centre lies inside that region, its edges near it.
+    const int cx = b.x + b.width / 2, cy = b.y + b.height / 2;
+    EXPECT_THAT(cx, ::testing::AllOf(::testing::Ge(150), ::testing::Le(260)));
+    EXPECT_THAT(cy, ::testing::AllOf(::testing::Ge(60), ::testing::Le(200)));
+    EXPECT_GE(b.x, 130);
+    EXPECT_LE(b.x + b.width, 285);
+    EXPECT_GE(b.y, 40);
+    EXPECT_LE(b.y + b.height, 220);
+    EXPECT_GT(b.width, 60);
+    EXPECT_GT(b.height, 60);
+    EXPECT_GE(b.score, 0.75f);
+    std::printf("%s: box x=%d y=%d w=%d h=%d score=%.3f\n", det->name().c_str(), b.x, b.y,
+                b.width, b.height, static_cast<double>(b.score));
+  }
+}
+
+TEST(FacesTest, TilingStillFindsOneFaceOnAnEnlargedAstronaut) {
+  auto det = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 512);
+  ASSERT_NE(det, nullptr);
+  cv::Mat img = LoadSkimage("astronaut.png"), big;
+  cv::resize(img, big, cv::Size(1280, 1280), 0, 0, cv::INTER_LINEAR);
+  auto faces = det->Detect(big);
+  ASSERT_TRUE(faces.ok());
+  ASSERT_EQ(faces->size(), 1u) << "tile and whole-image passes must merge into one face";
+  const image::Box& b = faces->front();
+  const int cx = b.x + b.width / 2, cy = b.y + b.height / 2;
+  EXPECT_GT(cx, 150 * 2.5);
+  EXPECT_LT(cx, 260 * 2.5);
+  EXPECT_GT(cy, 60 * 2.5);
+  EXPECT_LT(cy, 200 * 2.5);
+}
+
+TEST(FacesTest, NoFacesOnGradientOrCoffee) {
+  auto det = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 512);
+  ASSERT_NE(det, nullptr);
+  auto g = det->Detect(Gradient(1280, 853));
+  ASSERT_TRUE(g.ok());
+  EXPECT_THAT(*g, IsEmpty());
+  auto c = det->Detect(LoadSkimage("coffee.png"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_THAT(*c, IsEmpty());
+}
+
+TEST(FacesTest, CascadeFloorFindsTheAstronaut) {
+  auto det = MakeFaceDetector(FaceModelKind::kLbpImproved);
+  ASSERT_NE(det, nullptr);
+  auto faces = det->Detect(LoadSkimage("astronaut.png"));
+  ASSERT_TRUE(faces.ok());
+  ASSERT_EQ(faces->size(), 1u);
+  EXPECT_NEAR(faces->front().x + faces->front().width / 2, 205, 40);
+}
+
+TEST(FacesTest, MissingModelIsAClearError) {
+  FaceOptions o;
+  o.model_dir = "/nonexistent/models";
+  auto d = FaceDetector::Create(o);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().reason(), "model_missing");
+  EXPECT_THAT(d.error().message(), HasSubstr("fetch-models.sh"));
+}
+
+TEST(FacesTest, RejectsBadInput) {
+  auto det = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256);
+  ASSERT_NE(det, nullptr);
+  EXPECT_EQ(det->Detect(cv::Mat()).error().reason(), "invalid_image");
+  EXPECT_EQ(det->Detect(cv::Mat(10, 10, CV_8UC1)).error().reason(), "invalid_image");
+}
+
+TEST(FacesTest, ParseFaceModelRoundTrips) {
+  for (auto k : {FaceModelKind::kBlazeFaceFront128, FaceModelKind::kBlazeFaceBack256,
+                 FaceModelKind::kHaarDefault, FaceModelKind::kLbpImproved}) {
+    auto p = ParseFaceModel(FaceModelName(k));
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(*p, k);
+  }
+  EXPECT_FALSE(ParseFaceModel("yolo").ok());
+}
+
+TEST(NmsTest, MergesOverlapsAndKeepsSeparateBoxes) {
+  std::vector<image::Box> in = {
+      {0, 0, 100, 100, 0.9f}, {10, 0, 100, 100, 0.6f}, {300, 300, 50, 50, 0.7f}};
+  auto out = WeightedNms(in, 0.3);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_FLOAT_EQ(out[0].score, 0.9f);
+  EXPECT_EQ(out[0].x, 4);  // (0*0.9 + 10*0.6) / 1.5
+  EXPECT_EQ(out[1].x, 300);
+  EXPECT_DOUBLE_EQ(IoU({0, 0, 10, 10, 0}, {0, 0, 10, 10, 0}), 1.0);
+  EXPECT_DOUBLE_EQ(IoU({0, 0, 10, 10, 0}, {20, 20, 10, 10, 0}), 0.0);
+}
+
+TEST(HashTest, ResizedAndRecompressedCopyIsNear) {
+  cv::Mat a = LoadSkimage("astronaut.png"), small;
+  cv::resize(a, small, cv::Size(300, 300), 0, 0, cv::INTER_AREA);
+  cv::Mat copy = JpegRoundTrip(small, 40);
+  auto ha = PerceptualHash(a), hc = PerceptualHash(copy);
+  ASSERT_TRUE(ha.ok() && hc.ok());
+  EXPECT_LE(HammingDistance(*ha, *hc), 6);
+}
+
+TEST(HashTest, DifferentImagesAreFar) {
+  auto ha = PerceptualHash(LoadSkimage("astronaut.png"));
+  auto hb = PerceptualHash(LoadSkimage("coffee.png"));
+  auto hc = PerceptualHash(LoadSkimage("chelsea.png"));
+  ASSERT_TRUE(ha.ok() && hb.ok() && hc.ok());
+  EXPECT_GE(HammingDistance(*ha, *hb), 20);
+  EXPECT_GE(HammingDistance(*ha, *hc), 20);
+  EXPECT_GE(HammingDistance(*hb, *hc), 20);
+}
+
+TEST(HashTest, HammingDistanceCountsBits) {
+  EXPECT_EQ(HammingDistance(0, 0), 0);
+  EXPECT_EQ(HammingDistance(0, ~0ull), 64);
+  EXPECT_EQ(HammingDistance(0b1011, 0b0001), 2);
+}
+
+TEST(SharpnessTest, BlurLowersTheScoreAndSizeDoesNotMatter) {
+  cv::Mat a = LoadSkimage("astronaut.png"), blurred, big;
+  cv::GaussianBlur(a, blurred, cv::Size(0, 0), 3.0);
+  auto sa = Sharpness(a), sb = Sharpness(blurred);
+  ASSERT_TRUE(sa.ok() && sb.ok());
+  EXPECT_LT(*sb, *sa / 4);
+  EXPECT_LT(*sb, 100.0) << "default blur threshold must flag a sigma-3 blur";
+  EXPECT_GT(*sa, 100.0);
+  // Measured at a fixed analysis size: the same picture at 2x scores alike.
+  cv::resize(a, big, cv::Size(1600, 1600), 0, 0, cv::INTER_CUBIC);
+  auto sbig = Sharpness(big);
+  ASSERT_TRUE(sbig.ok());
+  EXPECT_NEAR(*sbig, *sa, *sa * 0.35);
+}
+
+TEST(ColorsTest, SolidRedIsRed) {
+  auto c = DominantColors(cv::Mat(120, 160, CV_8UC3, cv::Scalar(0, 0, 255)));
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c->size(), 1u);
+  EXPECT_EQ(c->front().hex, "#ff0000");
+  EXPECT_DOUBLE_EQ(c->front().share, 1.0);
+}
+
+TEST(ColorsTest, SharesFollowAreas) {
+  cv::Mat m(100, 100, CV_8UC3, cv::Scalar(255, 0, 0));  // blue
+  m(cv::Rect(0, 0, 25, 100)).setTo(cv::Scalar(0, 255, 255));  // yellow quarter
+  auto c = DominantColors(m, 3);
+  ASSERT_TRUE(c.ok());
+  ASSERT_GE(c->size(), 2u);
+  EXPECT_EQ((*c)[0].hex, "#0000ff");
+  EXPECT_NEAR((*c)[0].share, 0.75, 0.03);
+  EXPECT_EQ((*c)[1].hex, "#ffff00");
+  auto again = DominantColors(m, 3);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->front().hex, c->front().hex) << "must be deterministic";
+}
+
+TEST(ChecksTest, RejectEmptyInput) {
+  EXPECT_FALSE(PerceptualHash(cv::Mat()).ok());
+  EXPECT_FALSE(Sharpness(cv::Mat()).ok());
+  EXPECT_FALSE(DominantColors(cv::Mat()).ok());
+}
+
+// A JPEG with EXIF camera, date and GPS tags, written by libvips from
+// exif-ifd* string fields.
+fs::path WriteExifJpeg(const fs::path& dir, bool with_tags) {
+  image::InitVips();
+  vips::VImage img = vips::VImage::black(64, 48, vips::VImage::option()->set("bands", 3)) + 100;
+  img = img.cast(VIPS_FORMAT_UCHAR).copy();
+  if (with_tags) {
+    img.set("exif-ifd0-Make", "PhotoTest");
+    img.set("exif-ifd0-Model", "Synth 1");
+    img.set("exif-ifd2-DateTimeOriginal", "2021:06:05 04:03:02");
+    img.set("exif-ifd3-GPSLatitudeRef", "N");
+    img.set("exif-ifd3-GPSLatitude", "48/1 51/1 296/10");
+    img.set("exif-ifd3-GPSLongitudeRef", "E");
+    img.set("exif-ifd3-GPSLongitude", "2/1 17/1 402/10");
+    img.set("orientation", 6);
+  }
+  fs::path p = dir / (with_tags ? "tags.jpg" : "plain.jpg");
+  img.jpegsave(p.c_str());
+  return p;
+}
+
+TEST(ExifTest, SummaryFromHeader) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "detect_exif";
+  fs::create_directories(dir);
+  auto s = ReadExifSummary(WriteExifJpeg(dir, true));
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->camera, "PhotoTest Synth 1");
+  EXPECT_EQ(s->captured_at, "2021:06:05 04:03:02");
+  EXPECT_TRUE(s->gps_present);
+  EXPECT_EQ(s->orientation, 6);
+
+  auto plain = ReadExifSummary(WriteExifJpeg(dir, false));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->camera, "");
+  EXPECT_EQ(plain->captured_at, "");
+  EXPECT_FALSE(plain->gps_present);
+  EXPECT_EQ(plain->orientation, 1);
+
+  EXPECT_EQ(ReadExifSummary(dir / "missing.jpg").error().reason(), "not_found");
+  std::ofstream(dir / "junk.jpg") << "not an image";
+  EXPECT_EQ(ReadExifSummary(dir / "junk.jpg").error().reason(), "corrupt_image");
+}
+
+TEST(ExifTest, FieldValueParsing) {
+  EXPECT_EQ(ExifFieldValue("NIKON (NIKON, ASCII, 6 components, 6 bytes)"), "NIKON");
+  EXPECT_EQ(ExifFieldValue("Cam (v2) (Cam (v2), ASCII, 9 components, 9 bytes)"), "Cam (v2)");
+  EXPECT_EQ(ExifFieldValue("plain"), "plain");
+}
+
+// --- classifier ---------------------------------------------------------
+
+ClassifierOptions TestClassifier() {
+  ClassifierOptions o;
+  o.model = PHOTO_TEST_CLASSIFIER_ONNX;
+  o.labels = fs::path(::testing::TempDir()) / "detect_labels.txt";
+  std::ofstream(o.labels) << "bright\ndark\n";
+  o.input_width = o.input_height = 32;
+  o.scale = 1.0 / 255.0;
+  return o;
+}
+
+TEST(ClassifierTest, ScoresFollowBrightness) {
+  auto c = Classifier::Create(TestClassifier());
+  ASSERT_TRUE(c.ok()) << c.error().ToString()
+                      << " (the test model is built with Debian's python3-onnx)";
+  auto white = (*c)->Classify(cv::Mat(50, 50, CV_8UC3, cv::Scalar::all(255)));
+  ASSERT_TRUE(white.ok());
+  EXPECT_EQ(white->front().label, "bright");
+  EXPECT_NEAR(white->front().score, 1.0, 1e-3);
+  auto dark = (*c)->Classify(cv::Mat(50, 50, CV_8UC3, cv::Scalar::all(51)));
+  ASSERT_TRUE(dark.ok());
+  EXPECT_EQ(dark->front().label, "dark");
+  EXPECT_NEAR(dark->front().score, 0.8, 1e-3);
+}
+
+TEST(ClassifierTest, LabelCountMustMatch) {
+  ClassifierOptions o = TestClassifier();
+  std::ofstream(o.labels) << "only-one\n";
+  auto c = Classifier::Create(o);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().reason(), "invalid_config");
+}
+
+TEST(ReviewRulesTest, Parse) {
+  auto r = ParseReviewRules(" nsfw>=0.5, weapon >= 0.7 ,");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].label, "nsfw");
+  EXPECT_DOUBLE_EQ((*r)[0].threshold, 0.5);
+  EXPECT_EQ((*r)[1].label, "weapon");
+  EXPECT_DOUBLE_EQ((*r)[1].threshold, 0.7);
+  EXPECT_TRUE(ParseReviewRules("")->empty());
+  for (const char* bad : {"nsfw", "nsfw>0.5", ">=0.5", "nsfw>=x", "nsfw>=0.5x"}) {
+    auto b = ParseReviewRules(bad);
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_EQ(b.error().reason(), "invalid_config");
+  }
+}
+
+TEST(AnalyzerTest, RulesFlipSafeAndReview) {
+  AnalyzerOptions o;
+  o.faces = false;
+  o.classifier = TestClassifier();
+  o.review_rules = *ParseReviewRules("bright>=0.5");
+  auto a = Analyzer::Create(o);
+  ASSERT_TRUE(a.ok()) << a.error().ToString();
+  auto white = (*a)->Analyze(cv::Mat(64, 64, CV_8UC3, cv::Scalar::all(230)));
+  ASSERT_TRUE(white.ok());
+  EXPECT_EQ(white->content_status, "review");
+  ASSERT_EQ(white->reasons.size(), 1u);
+  EXPECT_THAT(white->reasons[0], HasSubstr("bright"));
+  EXPECT_THAT(white->checks_ran, ElementsAre("phash", "sharpness", "colors", "classifier"));
+  auto black = (*a)->Analyze(cv::Mat(64, 64, CV_8UC3, cv::Scalar::all(20)));
+  ASSERT_TRUE(black.ok());
+  EXPECT_EQ(black->content_status, "safe");
+  EXPECT_THAT(black->reasons, IsEmpty());
+  EXPECT_EQ(black->labels.size(), 2u);
+}
+
+TEST(AnalyzerTest, WithoutClassifierContentIsUnknown) {
+  AnalyzerOptions o;
+  o.face.model_dir = DefaultModelDir();
+  auto a = Analyzer::Create(o);
+  ASSERT_TRUE(a.ok()) << a.error().ToString() << " (run scripts/fetch-models.sh)";
+  auto d = (*a)->Analyze(LoadSkimage("astronaut.png"));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->content_status, "unknown");
+  EXPECT_THAT(d->checks_ran, ElementsAre("faces", "phash", "sharpness", "colors"));
+  EXPECT_EQ(d->face_count, 1);
+  EXPECT_EQ(d->face_model, "blazeface-back-256+tiles512");
+  EXPECT_EQ(d->analysed_width, 512);
+  EXPECT_FALSE(d->blurry);
+  EXPECT_THAT(d->labels, IsEmpty());
+}
+
+TEST(AnalyzerTest, RulesNeedAClassifierWithThatLabel) {
+  AnalyzerOptions o;
+  o.faces = false;
+  o.review_rules = *ParseReviewRules("nsfw>=0.5");
+  EXPECT_EQ(Analyzer::Create(o).error().reason(), "invalid_config");
+  o.classifier = TestClassifier();
+  auto a = Analyzer::Create(o);
+  ASSERT_FALSE(a.ok());
+  EXPECT_THAT(a.error().message(), HasSubstr("nsfw"));
+}
+
+}  // namespace
+}  // namespace photo::detect

@@ -1,0 +1,333 @@
+#include "photo/detect/faces.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <unordered_map>
+#include <utility>
+
+#include <opencv2/dnn.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect.hpp>
+
+namespace photo::detect {
+namespace {
+
+namespace fs = std::filesystem;
+using image::Box;
+
+bool IsBlazeFace(FaceModelKind kind) {
+  return kind == FaceModelKind::kBlazeFaceFront128 || kind == FaceModelKind::kBlazeFaceBack256;
+}
+
+int InputSize(FaceModelKind kind) { return kind == FaceModelKind::kBlazeFaceFront128 ? 128 : 256; }
+
+fs::path ModelPath(const FaceOptions& o) {
+  switch (o.kind) {
+    case FaceModelKind::kBlazeFaceFront128:
+    case FaceModelKind::kBlazeFaceBack256:
+      return o.model_dir / FaceModelFile(o.kind);
+    case FaceModelKind::kHaarDefault:
+      return o.cascade_dir / "haarcascades" / FaceModelFile(o.kind);
+    case FaceModelKind::kLbpImproved:
+      return o.cascade_dir / "lbpcascades" / FaceModelFile(o.kind);
+  }
+  return {};
+}
+
+// Each detector gets a process-unique key so that a thread's cached network
+// can never be confused with one built for an earlier, destroyed detector.
+std::atomic<std::uint64_t> g_next_generation{1};
+
+float Sigmoid(float x) {
+  // MediaPipe clips raw logits to +-100 before the sigmoid.
+  x = std::clamp(x, -100.f, 100.f);
+  return 1.f / (1.f + std::exp(-x));
+}
+
+// One SSD output head: `cells` x `cells` grid, `anchors` anchors per cell.
+struct Head {
+  int cells;
+  int anchors;
+  int count() const { return cells * cells * anchors; }
+};
+constexpr Head kHeads[2] = {{16, 2}, {8, 6}};
+
+}  // namespace
+
+std::string_view FaceModelName(FaceModelKind kind) {
+  switch (kind) {
+    case FaceModelKind::kBlazeFaceFront128: return "blazeface-front-128";
+    case FaceModelKind::kBlazeFaceBack256: return "blazeface-back-256";
+    case FaceModelKind::kHaarDefault: return "haar";
+    case FaceModelKind::kLbpImproved: return "lbp";
+  }
+  return "unknown";
+}
+
+Result<FaceModelKind> ParseFaceModel(std::string_view name) {
+  for (auto k : {FaceModelKind::kBlazeFaceFront128, FaceModelKind::kBlazeFaceBack256,
+                 FaceModelKind::kHaarDefault, FaceModelKind::kLbpImproved}) {
+    if (FaceModelName(k) == name) return k;
+  }
+  return InvalidArgumentError(
+      "invalid_config", "unknown face model '" + std::string(name) +
+                            "' (expected blazeface-front-128, blazeface-back-256, haar or lbp)");
+}
+
+std::string_view FaceModelFile(FaceModelKind kind) {
+  switch (kind) {
+    case FaceModelKind::kBlazeFaceFront128: return "face_detection_front_128x128_barracuda.onnx";
+    case FaceModelKind::kBlazeFaceBack256: return "face_detection_back_256x256_barracuda.onnx";
+    case FaceModelKind::kHaarDefault: return "haarcascade_frontalface_default.xml";
+    case FaceModelKind::kLbpImproved: return "lbpcascade_frontalface_improved.xml";
+  }
+  return "";
+}
+
+double IoU(const Box& a, const Box& b) {
+  const int x0 = std::max(a.x, b.x), y0 = std::max(a.y, b.y);
+  const int x1 = std::min(a.x + a.width, b.x + b.width);
+  const int y1 = std::min(a.y + a.height, b.y + b.height);
+  const double inter = std::max(0, x1 - x0) * 1.0 * std::max(0, y1 - y0);
+  const double uni = 1.0 * a.width * a.height + 1.0 * b.width * b.height - inter;
+  return uni > 0 ? inter / uni : 0.0;
+}
+
+std::vector<Box> WeightedNms(std::vector<Box> boxes, double iou) {
+  std::stable_sort(boxes.begin(), boxes.end(),
+                   [](const Box& a, const Box& b) { return a.score > b.score; });
+  std::vector<bool> used(boxes.size(), false);
+  std::vector<Box> out;
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    if (used[i]) continue;
+    double sx = 0, sy = 0, sx1 = 0, sy1 = 0, sw = 0;
+    for (size_t j = i; j < boxes.size(); ++j) {
+      if (used[j] || (j != i && IoU(boxes[i], boxes[j]) < iou)) continue;
+      used[j] = true;
+      // A zero score would drop out of the mean; give it a tiny weight.
+      const double w = std::max(1e-6, static_cast<double>(boxes[j].score));
+      sx += w * boxes[j].x;
+      sy += w * boxes[j].y;
+      sx1 += w * (boxes[j].x + boxes[j].width);
+      sy1 += w * (boxes[j].y + boxes[j].height);
+      sw += w;
+    }
+    Box m;
+    m.x = static_cast<int>(std::lround(sx / sw));
+    m.y = static_cast<int>(std::lround(sy / sw));
+    m.width = static_cast<int>(std::lround(sx1 / sw)) - m.x;
+    m.height = static_cast<int>(std::lround(sy1 / sw)) - m.y;
+    m.score = boxes[i].score;
+    out.push_back(m);
+  }
+  return out;
+}
+
+struct FaceDetector::Impl {
+  FaceOptions options;
+  std::uint64_t generation = 0;
+  fs::path path;
+  std::vector<uchar> onnx;  // BlazeFace model bytes, read once per process
+
+  cv::dnn::Net& ThreadNet() const {
+    thread_local std::unordered_map<std::uint64_t, cv::dnn::Net> nets;
+    auto it = nets.find(generation);
+    if (it == nets.end()) {
+      cv::dnn::Net net = cv::dnn::readNetFromONNX(onnx);
+      net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+      net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+      it = nets.emplace(generation, std::move(net)).first;
+    }
+    return it->second;
+  }
+
+  cv::CascadeClassifier& ThreadCascade() const {
+    thread_local std::unordered_map<std::uint64_t, cv::CascadeClassifier> cascades;
+    auto it = cascades.find(generation);
+    if (it == cascades.end()) {
+      cv::CascadeClassifier c;
+      c.load(path.string());  // checked once in Create()
+      it = cascades.emplace(generation, std::move(c)).first;
+    }
+    return it->second;
+  }
+
+  // Runs BlazeFace on `window` of `bgr` (letterboxed into the model's square
+  // input, padded right/bottom) and appends boxes in image coordinates.
+  void RunBlaze(const cv::Mat& bgr, const cv::Rect& window, std::vector<Box>& out) const {
+    const int n = InputSize(options.kind);
+    const double scale = static_cast<double>(n) / std::max(window.width, window.height);
+    const int rw = std::max(1, static_cast<int>(std::lround(window.width * scale)));
+    const int rh = std::max(1, static_cast<int>(std::lround(window.height * scale)));
+    cv::Mat square(n, n, CV_8UC3, cv::Scalar::all(0));
+    cv::resize(bgr(window), square(cv::Rect(0, 0, rw, rh)), cv::Size(rw, rh), 0, 0,
+               scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    cv::cvtColor(square, square, cv::COLOR_BGR2RGB);
+    cv::Mat input;
+    square.convertTo(input, CV_32F, 2.0 / 255.0, -1.0);  // MediaPipe's [-1, 1]
+    const int dims[4] = {1, n, n, 3};                  // the model takes NHWC
+    cv::Mat blob(4, dims, CV_32F, input.data);
+
+    cv::dnn::Net& net = ThreadNet();
+    net.setInput(blob);
+    std::vector<cv::Mat> outs;
+    net.forward(outs, net.getUnconnectedOutLayersNames());
+    const float* scores[2] = {nullptr, nullptr};
+    const float* regs[2] = {nullptr, nullptr};
+    for (const cv::Mat& o : outs) {
+      for (int h = 0; h < 2; ++h) {
+        const auto count = static_cast<size_t>(kHeads[h].count());
+        if (o.total() == count) scores[h] = o.ptr<float>();
+        if (o.total() == count * 16) regs[h] = o.ptr<float>();
+      }
+    }
+    if (!scores[0] || !scores[1] || !regs[0] || !regs[1]) {
+      throw cv::Exception(cv::Error::StsError, "unexpected BlazeFace output layout", __func__,
+                          __FILE__, __LINE__);
+    }
+    const auto threshold = static_cast<float>(options.score_threshold);
+    for (int h = 0; h < 2; ++h) {
+      const Head head = kHeads[h];
+      for (int i = 0; i < head.count(); ++i) {
+        const float s = Sigmoid(scores[h][i]);
+        if (s < threshold) continue;
+        const int cell = i / head.anchors;
+        const double ax = (cell % head.cells + 0.5) / head.cells;
+        const double ay = (cell / head.cells + 0.5) / head.cells;
+        const float* r = regs[h] + static_cast<ptrdiff_t>(i) * 16;
+        // Offsets are in input pixels relative to the anchor centre.
+        const double cx = ax * n + double{r[0]}, cy = ay * n + double{r[1]};
+        const double w = r[2], hgt = r[3];
+        Box b;
+        b.x = window.x + static_cast<int>(std::lround((cx - w / 2) / scale));
+        b.y = window.y + static_cast<int>(std::lround((cy - hgt / 2) / scale));
+        b.width = static_cast<int>(std::lround(w / scale));
+        b.height = static_cast<int>(std::lround(hgt / scale));
+        b.score = s;
+        if (b.width > 0 && b.height > 0) out.push_back(b);
+      }
+    }
+  }
+
+  std::vector<Box> DetectBlaze(const cv::Mat& bgr) const {
+    const cv::Rect full(0, 0, bgr.cols, bgr.rows);
+    std::vector<Box> boxes;
+    RunBlaze(bgr, full, boxes);
+    const int tile = options.tile_px;
+    if (tile > 0 && std::max(bgr.cols, bgr.rows) > tile) {
+      const int step = std::max(1, tile * 3 / 4);
+      std::vector<Box> tiled;
+      for (int y0 = 0;; y0 += step) {
+        const int y = std::min(y0, std::max(0, bgr.rows - tile));
+        for (int x0 = 0;; x0 += step) {
+          const int x = std::min(x0, std::max(0, bgr.cols - tile));
+          const cv::Rect win = cv::Rect(x, y, tile, tile) & full;
+          std::vector<Box> part;
+          RunBlaze(bgr, win, part);
+          // A face cut by an inner tile edge is half a face: the neighbouring
+          // tile (they overlap) or the whole-image pass sees it whole.
+          const int m = std::max(2, tile / 64);
+          for (const Box& b : part) {
+            const bool cut = (b.x < win.x + m && win.x > 0) || (b.y < win.y + m && win.y > 0) ||
+                             (b.x + b.width > win.br().x - m && win.br().x < full.width) ||
+                             (b.y + b.height > win.br().y - m && win.br().y < full.height);
+            if (!cut) tiled.push_back(b);
+          }
+          if (x + tile >= bgr.cols) break;
+        }
+        if (y + tile >= bgr.rows) break;
+      }
+      boxes.insert(boxes.end(), tiled.begin(), tiled.end());
+    }
+    return boxes;
+  }
+
+  std::vector<Box> DetectCascade(const cv::Mat& bgr) const {
+    cv::Mat gray;
+    cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+    cv::equalizeHist(gray, gray);
+    std::vector<cv::Rect> rects;
+    std::vector<int> neighbours;
+    ThreadCascade().detectMultiScale(gray, rects, neighbours, 1.1, 5, 0, cv::Size(20, 20));
+    std::vector<Box> boxes;
+    for (size_t i = 0; i < rects.size(); ++i) {
+      // Cascades have no probability; more agreeing neighbours = surer.
+      const float score = std::min(1.f, static_cast<float>(neighbours[i]) / 20.f);
+      boxes.push_back({rects[i].x, rects[i].y, rects[i].width, rects[i].height, score});
+    }
+    return boxes;
+  }
+};
+
+FaceDetector::FaceDetector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+FaceDetector::~FaceDetector() = default;
+
+Result<std::unique_ptr<FaceDetector>> FaceDetector::Create(const FaceOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->generation = g_next_generation.fetch_add(1);
+  impl->path = ModelPath(options);
+  std::error_code ec;
+  if (!fs::is_regular_file(impl->path, ec)) {
+    std::string hint = IsBlazeFace(options.kind)
+                           ? " (run scripts/fetch-models.sh, or set PHOTO_PIPELINE_MODEL_DIR)"
+                           : " (install Debian's opencv-data)";
+    return NotFoundError("model_missing", "face model not found: " + impl->path.string() + hint);
+  }
+  try {
+    if (IsBlazeFace(options.kind)) {
+      std::ifstream in(impl->path, std::ios::binary);
+      impl->onnx.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      if (!in.good() && !in.eof()) {
+        return UnavailableError("io_error", "cannot read " + impl->path.string());
+      }
+      // Build this thread's network now so a bad file fails here, not later.
+      if (impl->ThreadNet().empty()) {
+        return InternalError("model_invalid", "cannot load " + impl->path.string());
+      }
+    } else if (impl->ThreadCascade().empty()) {
+      return InternalError("model_invalid", "cannot load cascade " + impl->path.string());
+    }
+  } catch (const cv::Exception& e) {
+    return InternalError("model_invalid", impl->path.string() + ": " + e.what());
+  }
+  return std::unique_ptr<FaceDetector>(new FaceDetector(std::move(impl)));
+}
+
+Result<std::vector<Box>> FaceDetector::Detect(const cv::Mat& bgr) const {
+  if (bgr.empty() || bgr.type() != CV_8UC3) {
+    return InvalidArgumentError("invalid_image", "face detection needs a non-empty 8-bit BGR image");
+  }
+  try {
+    std::vector<Box> boxes =
+        IsBlazeFace(impl_->options.kind) ? impl_->DetectBlaze(bgr) : impl_->DetectCascade(bgr);
+    boxes = WeightedNms(std::move(boxes), impl_->options.nms_iou);
+    std::vector<Box> clipped;
+    for (Box b : boxes) {
+      const int x1 = std::min(bgr.cols, b.x + b.width), y1 = std::min(bgr.rows, b.y + b.height);
+      b.x = std::max(0, b.x);
+      b.y = std::max(0, b.y);
+      b.width = x1 - b.x;
+      b.height = y1 - b.y;
+      if (b.width > 0 && b.height > 0) clipped.push_back(b);
+    }
+    return clipped;
+  } catch (const cv::Exception& e) {
+    return InternalError("face_detection_failed", e.what());
+  }
+}
+
+std::string FaceDetector::name() const {
+  std::string n(FaceModelName(impl_->options.kind));
+  if (IsBlazeFace(impl_->options.kind) && impl_->options.tile_px > 0) {
+    n += "+tiles" + std::to_string(impl_->options.tile_px);
+  }
+  return n;
+}
+
+const FaceOptions& FaceDetector::options() const { return impl_->options; }
+
+}  // namespace photo::detect

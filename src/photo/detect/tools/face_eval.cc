@@ -1,0 +1,178 @@
+// photo-face-eval: how well each face detector counts faces on a labelled
+// folder (the developer corpus's manifest.json: "file", "faces",
+// "faces_tolerance"; entries with null faces are skipped).
+//
+// Each image is decoded the way the pipeline analyses it: the clean "medium"
+// rendition, i.e. shrunk (never enlarged) to a 1280 px long edge, EXIF
+// orientation applied. Without box labels, per image
+//   matched = min(found, truth)
+//   recall = sum(matched) / sum(truth), precision = sum(matched) / sum(found)
+// so a false positive on a face-free picture costs precision.
+//
+// Usage: photo-face-eval --images DIR [--manifest FILE] [--model-dir DIR]
+//          [--size 1280] [--threads 1] [--verbose] [DETECTOR...]
+// A DETECTOR is "<model>[:th=<score>][:tile=<px>]", model one of
+// blazeface-front-128, blazeface-back-256, haar, lbp.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core/utility.hpp>
+
+#include "photo/detect/analyzer.h"
+#include "photo/detect/faces.h"
+#include "photo/detect/image_io.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using photo::detect::FaceDetector;
+using photo::detect::FaceOptions;
+
+struct Sample {
+  std::string file;
+  int faces = 0;
+  int tolerance = 0;
+  cv::Mat pixels;
+};
+
+bool ParseSpec(const std::string& spec, const fs::path& model_dir, FaceOptions& o) {
+  o = FaceOptions{};
+  o.model_dir = model_dir;
+  size_t pos = spec.find(':');
+  auto kind = photo::detect::ParseFaceModel(spec.substr(0, pos));
+  if (!kind) {
+    std::cerr << kind.error().message() << "\n";
+    return false;
+  }
+  o.kind = *kind;
+  while (pos != std::string::npos) {
+    const size_t next = spec.find(':', pos + 1);
+    const std::string kv = spec.substr(pos + 1, next == std::string::npos ? next : next - pos - 1);
+    if (kv.rfind("th=", 0) == 0) {
+      o.score_threshold = std::atof(kv.c_str() + 3);
+    } else if (kv.rfind("tile=", 0) == 0) {
+      o.tile_px = std::atoi(kv.c_str() + 5);
+    } else {
+      std::cerr << "bad detector option '" << kv << "'\n";
+      return false;
+    }
+    pos = next;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fs::path images, manifest, model_dir = photo::detect::DefaultModelDir();
+  int size = 1280, threads = 1;
+  bool verbose = false;
+  std::vector<std::string> specs;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << a << " needs a value\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--images") images = next();
+    else if (a == "--manifest") manifest = next();
+    else if (a == "--model-dir") model_dir = next();
+    else if (a == "--size") size = std::atoi(next().c_str());
+    else if (a == "--threads") threads = std::atoi(next().c_str());
+    else if (a == "--verbose") verbose = true;
+    else if (a == "--help" || a == "-h") {
+      std::cout << "usage: photo-face-eval --images DIR [--manifest FILE] [--model-dir DIR] "
+                   "[--size 1280] [--threads 1] [--verbose] [MODEL[:th=S][:tile=PX]...]\n";
+      return 0;
+    } else specs.push_back(a);
+  }
+  if (images.empty()) {
+    std::cerr << "--images DIR is required (see --help)\n";
+    return 2;
+  }
+  if (manifest.empty()) manifest = images / "manifest.json";
+  if (specs.empty()) {
+    specs = {"haar", "lbp", "blazeface-front-128", "blazeface-back-256",
+             "blazeface-back-256:tile=512", "blazeface-back-256:tile=384"};
+  }
+  cv::setNumThreads(threads);
+
+  nlohmann::json m;
+  try {
+    std::ifstream(manifest) >> m;
+  } catch (const std::exception& e) {
+    std::cerr << "cannot read " << manifest << ": " << e.what() << "\n";
+    return 1;
+  }
+  std::vector<Sample> samples;
+  for (const auto& e : m) {
+    if (!e.contains("faces") || e["faces"].is_null()) continue;
+    Sample s;
+    s.file = e["file"].get<std::string>();
+    s.faces = e["faces"].get<int>();
+    s.tolerance = e.value("faces_tolerance", 0);
+    auto px = photo::detect::DecodeBgr(images / s.file, size);
+    if (!px) {
+      std::cerr << "skip " << s.file << ": " << px.error().ToString() << "\n";
+      continue;
+    }
+    s.pixels = std::move(*px);
+    samples.push_back(std::move(s));
+  }
+  std::printf("%zu labelled images, analysed at <= %d px, %d OpenCV thread(s)\n\n",
+              samples.size(), size, threads);
+  std::printf("| detector | exact | within tol. | precision | recall | found/truth | ms/image |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
+  for (const std::string& spec : specs) {
+    FaceOptions o;
+    if (!ParseSpec(spec, model_dir, o)) return 2;
+    auto det = FaceDetector::Create(o);
+    if (!det) {
+      std::cerr << det.error().ToString() << "\n";
+      return 1;
+    }
+    (void)(*det)->Detect(samples.front().pixels);  // warm-up: first-run allocations
+    int exact = 0, within = 0;
+    long truth = 0, found = 0, matched = 0;
+    double ms = 0;
+    std::string detail;
+    for (const Sample& s : samples) {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto boxes = (*det)->Detect(s.pixels);
+      ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      if (!boxes) {
+        std::cerr << s.file << ": " << boxes.error().ToString() << "\n";
+        return 1;
+      }
+      const int f = static_cast<int>(boxes->size());
+      exact += f == s.faces;
+      within += std::abs(f - s.faces) <= s.tolerance;
+      truth += s.faces;
+      found += f;
+      matched += std::min(f, s.faces);
+      if (verbose && f != s.faces) {
+        detail += "    " + s.file + ": found " + std::to_string(f) + ", truth " +
+                  std::to_string(s.faces) + "\n";
+      }
+    }
+    const auto n = static_cast<double>(samples.size());
+    std::printf("| %s th=%.2f | %d/%zu (%.0f%%) | %d/%zu (%.0f%%) | %.3f | %.3f | %ld/%ld | %.1f |\n",
+                (*det)->name().c_str(), o.score_threshold, exact, samples.size(), 100 * exact / n,
+                within, samples.size(), 100 * within / n,
+                found ? static_cast<double>(matched) / static_cast<double>(found) : 1.0,
+                truth ? static_cast<double>(matched) / static_cast<double>(truth) : 1.0, found,
+                truth, ms / n);
+    if (verbose) std::printf("%s", detail.c_str());
+    std::fflush(stdout);
+  }
+  return 0;
+}
