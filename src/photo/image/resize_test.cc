@@ -1,0 +1,293 @@
+#include "photo/image/resize.h"
+
+#include <gtest/gtest.h>
+#include <vips/vips8>
+
+#include <cstring>
+
+#include "photo/image/testing/synth.h"
+
+namespace photo::image {
+namespace {
+
+using testing::SynthFormat;
+using testing::SynthOptions;
+using vips::VImage;
+
+// Decodes while `bytes` is alive (new_from_buffer does not copy).
+VImage Decode(const std::string& bytes) { return VImage::new_from_buffer(bytes, "").copy_memory(); }
+
+std::vector<RenditionSpec> Specs(std::vector<int> edges, OutputFormat f = OutputFormat::kJpeg) {
+  std::vector<RenditionSpec> specs;
+  for (size_t i = 0; i < edges.size(); ++i) {
+    specs.push_back({"r" + std::to_string(i), edges[i], f, 85, false});
+  }
+  return specs;
+}
+
+RenditionSet MustMake(const std::string& bytes, const std::vector<RenditionSpec>& specs) {
+  Result<RenditionSet> r = MakeRenditions(bytes, specs, Limits{});
+  EXPECT_TRUE(r.has_value()) << r.error().ToString();
+  if (!r.has_value()) return {};
+  return *std::move(r);
+}
+
+// Every field libvips would turn into metadata on save.
+void ExpectNoMetadata(const std::string& bytes) {
+  VImage img = Decode(bytes);
+  for (const char* field : {"exif-data", "xmp-data", "iptc-data", VIPS_META_ICC_NAME,
+                            "exif-ifd3-GPSLatitude", "exif-ifd0-Make", "orientation"}) {
+    EXPECT_EQ(img.get_typeof(field), 0) << field;
+  }
+  EXPECT_EQ(std::string_view(bytes).find("Exif"), std::string_view::npos);
+  EXPECT_EQ(std::string_view(bytes).find("GPS"), std::string_view::npos);
+  EXPECT_EQ(std::string_view(bytes).find("PhotoTest"), std::string_view::npos);
+}
+
+TEST(FitLongEdgeTest, KeepsAspectAndNeverUpscales) {
+  EXPECT_EQ(FitLongEdge(4000, 3000, 320).width, 320);
+  EXPECT_EQ(FitLongEdge(4000, 3000, 320).height, 240);
+  EXPECT_EQ(FitLongEdge(3000, 4000, 320).width, 240);
+  EXPECT_EQ(FitLongEdge(3000, 4000, 320).height, 320);
+  EXPECT_EQ(FitLongEdge(200, 100, 320).width, 200);  // smaller: kept
+  EXPECT_EQ(FitLongEdge(200, 100, 320).height, 100);
+  EXPECT_EQ(FitLongEdge(10000, 10, 320).height, 1);  // never zero
+  EXPECT_EQ(FitLongEdge(333, 333, 100).width, 100);
+}
+
+TEST(ResizeTest, DefaultRenditionsSizesAndOrder) {
+  SynthOptions o;
+  o.width = 3000;
+  o.height = 2000;
+  RenditionSet set = MustMake(testing::MakePhoto(o), DefaultRenditions());
+  ASSERT_EQ(set.renditions.size(), 3u);
+  EXPECT_EQ(set.renditions[0].name, "thumb");
+  EXPECT_EQ(set.renditions[0].width, 320);
+  EXPECT_EQ(set.renditions[0].height, 213);
+  EXPECT_EQ(set.renditions[1].width, 1280);
+  EXPECT_EQ(set.renditions[1].height, 853);
+  EXPECT_EQ(set.renditions[2].width, 2560);
+  EXPECT_EQ(set.renditions[2].height, 1707);
+  for (const EncodedRendition& r : set.renditions) {
+    VImage img = Decode(r.bytes);
+    EXPECT_EQ(img.width(), r.width);
+    EXPECT_EQ(img.height(), r.height);
+    EXPECT_EQ(img.bands(), 3);
+    EXPECT_EQ(img.format(), VIPS_FORMAT_UCHAR);
+    EXPECT_EQ(std::string(img.get_string("vips-loader")), "jpegload_buffer");
+  }
+}
+
+TEST(ResizeTest, NeverUpscales) {
+  SynthOptions o;
+  o.width = 300;
+  o.height = 500;
+  RenditionSet set = MustMake(testing::MakePhoto(o), Specs({500, 1280, 2560}));
+  for (const EncodedRendition& r : set.renditions) {
+    EXPECT_EQ(r.width, 300);
+    EXPECT_EQ(r.height, 500);
+  }
+  EXPECT_EQ(set.renditions[0].width, 300);
+}
+
+TEST(ResizeTest, AspectRatioKeptAcrossFormats) {
+  // HEIF/AVIF encoders are slow to start: small images keep the test fast.
+  for (SynthFormat f : {SynthFormat::kJpeg, SynthFormat::kPng, SynthFormat::kWebp,
+                        SynthFormat::kTiff, SynthFormat::kGif, SynthFormat::kHeif,
+                        SynthFormat::kAvif}) {
+    bool small = f == SynthFormat::kHeif || f == SynthFormat::kAvif || f == SynthFormat::kGif;
+    SynthOptions o;
+    o.width = small ? 180 : 900;
+    o.height = small ? 80 : 400;
+    o.format = f;
+    int k = small ? 5 : 1;
+    RenditionSet set = MustMake(testing::MakePhoto(o), Specs({450 / k, 90 / k}));
+    ASSERT_EQ(set.renditions.size(), 2u);
+    EXPECT_EQ(set.renditions[0].width, 450 / k) << static_cast<int>(f);
+    EXPECT_EQ(set.renditions[0].height, 200 / k) << static_cast<int>(f);
+    EXPECT_EQ(set.renditions[1].width, 90 / k) << static_cast<int>(f);
+    EXPECT_EQ(set.renditions[1].height, 40 / k) << static_cast<int>(f);
+    VImage img = Decode(set.renditions[0].bytes);
+    EXPECT_EQ(img.width(), 450 / k);
+    // The content survived (not a flat grey): the synthetic photo has a wide
+    // range of values.
+    EXPECT_GT(img.deviate(), 20.0) << static_cast<int>(f);
+  }
+}
+
+TEST(ResizeTest, AllEightOrientationsComeOutUpright) {
+  const int w = 400, h = 240;
+  testing::MarkerLayout m = testing::MarkersFor(w, h);
+  for (int orientation = 1; orientation <= 8; ++orientation) {
+    // One rendition at full size (no resampling) and one shrunk by 2 (the
+    // JPEG DCT-scaling path): both must be upright.
+    RenditionSet set = MustMake(testing::MakeOrientedJpeg(orientation, w, h), Specs({400, 200}));
+    ASSERT_EQ(set.renditions.size(), 2u);
+    for (int k = 0; k < 2; ++k) {
+      const EncodedRendition& r = set.renditions[static_cast<size_t>(k)];
+      int div = k == 0 ? 1 : 2;
+      ASSERT_EQ(r.width, w / div) << orientation;
+      ASSERT_EQ(r.height, h / div) << orientation;
+      VImage img = Decode(r.bytes);
+      auto red = img.getpoint(m.red_cx / div, m.red_cy / div);
+      auto green = img.getpoint(m.green_cx / div, m.green_cy / div);
+      auto grey = img.getpoint(w / 2 / div, h * 3 / 4 / div);
+      EXPECT_GT(red[0], 200) << "orientation " << orientation << " size " << k;
+      EXPECT_LT(red[1], 60) << "orientation " << orientation << " size " << k;
+      EXPECT_GT(green[1], 200) << "orientation " << orientation << " size " << k;
+      EXPECT_LT(green[0], 60) << "orientation " << orientation << " size " << k;
+      EXPECT_NEAR(grey[0], 128, 10) << orientation;
+    }
+  }
+}
+
+TEST(ResizeTest, NoMetadataInAnyRendition) {
+  std::string gps = testing::MakeJpegWithGps(800, 600);
+  {
+    // The fixture really carries GPS.
+    VImage src = Decode(gps);
+    ASSERT_NE(src.get_typeof("exif-ifd3-GPSLatitude"), 0);
+  }
+  std::vector<RenditionSpec> specs = {{"a", 400, OutputFormat::kJpeg, 80, false},
+                                      {"b", 300, OutputFormat::kWebp, 80, false},
+                                      {"c", 200, OutputFormat::kPng, 80, false},
+                                      {"d", 100, OutputFormat::kAvif, 60, false}};
+  RenditionSet set = MustMake(gps, specs);
+  ASSERT_EQ(set.renditions.size(), 4u);
+  for (const EncodedRendition& r : set.renditions) {
+    SCOPED_TRACE(r.name);
+    ExpectNoMetadata(r.bytes);
+  }
+  // ICC-tagged CMYK input: the profile does not travel either.
+  RenditionSet cmyk = MustMake(testing::MakeCmykJpeg(320, 240), Specs({160}));
+  ExpectNoMetadata(cmyk.renditions[0].bytes);
+}
+
+TEST(ResizeTest, ColourVariantsBecome8BitSrgbJpeg) {
+  struct Case {
+    const char* name;
+    std::string bytes;
+  };
+  std::vector<Case> cases = {{"cmyk", testing::MakeCmykJpeg(320, 240)},
+                             {"rgb16", testing::MakePng16(320, 240, false)},
+                             {"grey16", testing::MakePng16(320, 240, true)},
+                             {"grey", testing::MakeGreyJpeg(320, 240)},
+                             {"rgba", testing::MakeRgbaPng(320, 240)}};
+  // What the colours should be: the same synthetic photo, plain sRGB.
+  SynthOptions o;
+  o.width = 320;
+  o.height = 240;
+  o.format = SynthFormat::kPng;
+  std::string reference_png = testing::MakePhoto(o);
+  VImage reference = Decode(reference_png).resize(0.5);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    RenditionSet set = MustMake(c.bytes, Specs({160}));
+    ASSERT_EQ(set.renditions.size(), 1u);
+    VImage img = Decode(set.renditions[0].bytes);
+    EXPECT_EQ(img.bands(), 3);
+    EXPECT_EQ(img.format(), VIPS_FORMAT_UCHAR);
+    EXPECT_EQ(img.interpretation(), VIPS_INTERPRETATION_sRGB);
+    EXPECT_EQ(img.width(), 160);
+    if (std::string(c.name) == "cmyk" || std::string(c.name) == "rgb16") {
+      // Colour preserved through CMYK/16-bit: mean absolute error vs the sRGB
+      // original stays small (a wrong conversion is off by 50+).
+      double err = (img.cast(VIPS_FORMAT_FLOAT) - reference).abs().avg();
+      EXPECT_LT(err, 12.0);
+    }
+    if (std::string(c.name) == "rgba") {
+      // Transparent left half flattened to white; opaque right half kept.
+      auto left = img.getpoint(10, 10);
+      EXPECT_GT(left[0], 245);
+      EXPECT_GT(left[1], 245);
+      EXPECT_GT(left[2], 245);
+      auto right = img.getpoint(150, 10);
+      EXPECT_LT(right[2] + right[1], 480);
+    }
+  }
+}
+
+TEST(ResizeTest, WebpAndPngKeepAlpha) {
+  for (OutputFormat f : {OutputFormat::kWebp, OutputFormat::kPng, OutputFormat::kAvif}) {
+    SCOPED_TRACE(OutputFormatName(f));
+    for (const std::string& input : {testing::MakeRgbaPng(320, 240), testing::MakeRgbaWebp(320, 240)}) {
+      RenditionSet set = MustMake(input, Specs({160}, f));
+      ASSERT_EQ(set.renditions.size(), 1u);
+      VImage img = Decode(set.renditions[0].bytes);
+      ASSERT_EQ(img.bands(), 4);
+      EXPECT_LT(img.getpoint(10, 10)[3], 10);     // transparent stays transparent
+      EXPECT_GT(img.getpoint(150, 10)[3], 245);   // opaque stays opaque
+      EXPECT_NEAR(img.getpoint(150, 60)[3], 128, 12);  // the half-transparent band
+    }
+  }
+}
+
+TEST(ResizeTest, AnimatedGifUsesTheFirstFrame) {
+  RenditionSet set = MustMake(testing::MakeAnimatedGif(64, 48, 3), Specs({32}));
+  ASSERT_EQ(set.renditions.size(), 1u);
+  EXPECT_EQ(set.renditions[0].width, 32);
+  EXPECT_EQ(set.renditions[0].height, 24);  // one frame, not the whole strip
+  VImage img = Decode(set.renditions[0].bytes);
+  auto p = img.getpoint(16, 12);
+  EXPECT_LT(p[0], 20);   // frame 0 is (0, 255, 128)
+  EXPECT_GT(p[1], 235);
+}
+
+TEST(ResizeTest, HostileAndCorruptInputsGetTypedErrors) {
+  auto reason = [](const std::string& bytes) {
+    Result<RenditionSet> r = MakeRenditions(bytes, DefaultRenditions(), Limits{});
+    return r.has_value() ? std::string("ok") : r.error().reason();
+  };
+  EXPECT_EQ(reason(testing::EmptyBytes()), "empty_file");
+  EXPECT_EQ(reason(testing::TextBytes()), "unsupported_media_type");
+  EXPECT_EQ(reason(testing::SvgBytes()), "unsupported_media_type");
+  EXPECT_EQ(reason(testing::TruncatedJpeg()), "corrupt_image");
+  EXPECT_EQ(reason(testing::PngHeaderOnly()), "too_many_pixels");
+  // A JPEG whose entropy data is cut but which still ends in EOI: passes the
+  // probe's structure check, the decoder must refuse it.
+  std::string jpeg = testing::MakePhoto();
+  std::string cut = jpeg.substr(0, jpeg.size() / 2) + std::string("\xff\xd9", 2);
+  EXPECT_EQ(reason(cut), "corrupt_image");
+  // PNG with its IDAT data zeroed: structure fine, pixels undecodable.
+  SynthOptions o;
+  o.format = SynthFormat::kPng;
+  std::string png = testing::MakePhoto(o);
+  size_t idat = png.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  std::memset(png.data() + idat + 4, 0x55, 64);
+  EXPECT_EQ(reason(png), "corrupt_image");
+}
+
+TEST(ResizeTest, PolyglotTrailingBytesDoNotReachRenditions) {
+  std::string poly = testing::PolyglotJpegHtmlZip();
+  RenditionSet set = MustMake(poly, Specs({100}));
+  ASSERT_EQ(set.renditions.size(), 1u);
+  const std::string& out = set.renditions[0].bytes;
+  EXPECT_EQ(out.find(testing::kPolyglotMarker), std::string::npos);
+  EXPECT_EQ(out.find("PK\x03\x04"), std::string::npos);
+  EXPECT_EQ(out.substr(out.size() - 2), std::string("\xff\xd9", 2));
+}
+
+TEST(ResizeTest, InvalidSpecsAreRejected) {
+  std::string jpeg = testing::MakePhoto();
+  EXPECT_EQ(MakeRenditions(jpeg, {}, Limits{}).error().reason(), "invalid_config");
+  std::vector<RenditionSpec> bad = {{"original", 100, OutputFormat::kJpeg, 80, false}};
+  EXPECT_EQ(MakeRenditions(jpeg, bad, Limits{}).error().reason(), "invalid_config");
+  bad = {{"a", 100, OutputFormat::kJpeg, 0, false}};
+  EXPECT_EQ(MakeRenditions(jpeg, bad, Limits{}).error().reason(), "invalid_config");
+  bad = {{"a", 100, OutputFormat::kJpeg, 80, false}, {"a", 50, OutputFormat::kJpeg, 80, false}};
+  EXPECT_EQ(MakeRenditions(jpeg, bad, Limits{}).error().reason(), "invalid_config");
+}
+
+TEST(ResizeTest, DeterministicOutput) {
+  std::string jpeg = testing::MakeJpegWithGps(640, 480);
+  RenditionSet a = MustMake(jpeg, DefaultRenditions());
+  RenditionSet b = MustMake(jpeg, DefaultRenditions());
+  ASSERT_EQ(a.renditions.size(), b.renditions.size());
+  for (size_t i = 0; i < a.renditions.size(); ++i) {
+    EXPECT_EQ(a.renditions[i].bytes, b.renditions[i].bytes);
+  }
+}
+
+}  // namespace
+}  // namespace photo::image
