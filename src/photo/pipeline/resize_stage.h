@@ -19,10 +19,19 @@ struct ResizeConfig {
   std::vector<image::RenditionSpec> renditions = image::DefaultRenditions();
   image::Limits limits;  // PHOTO_PIPELINE_MAX_BYTES / _MAX_PIXELS / _MAX_FRAMES
 
-  // Overlays PHOTO_PIPELINE_* environment variables onto the defaults.
+  // Overlays PHOTO_PIPELINE_* environment variables onto the defaults (unset
+  // or empty variables keep the default), then Validate()s.
+  // Errors: invalid_config (kInvalidArgument) naming the variable.
   Status LoadFromEnv();
+  // Rendition specs valid (image::ValidateRenditionSpecs), limits positive.
   Status Validate() const;
 };
+
+// Parses the PHOTO_PIPELINE_RENDITIONS syntax: comma-separated
+// name:long_edge[:format[:quality[:wm]]], format jpeg|webp|avif|png (default
+// jpeg), quality 1..100 (default 82), "wm" = the watermark stage marks it.
+// Errors: invalid_config.
+Result<std::vector<image::RenditionSpec>> ParseRenditions(const std::string& text);
 
 struct ResizeOutput {
   image::ProbeInfo source;
@@ -35,9 +44,14 @@ struct ResizeOutput {
 // Probes, decodes once (shrink-on-load), auto-orients, converts to sRGB,
 // strips metadata, and writes every rendition atomically. Idempotent: running
 // it again for the same id rewrites identical files.
-// Errors: the probe's typed errors (unsupported_media_type, too_large,
-// too_many_pixels, too_many_frames, corrupt_image) are permanent
-// (kInvalidArgument / kResourceExhausted); io errors are kUnavailable.
+// Errors: the probe's typed errors (empty_file, unsupported_media_type,
+// too_large, too_many_pixels, too_many_frames, corrupt_image) are permanent
+// (kInvalidArgument / kResourceExhausted); invalid_id (kInvalidArgument);
+// not_found (kNotFound) when the original is missing; io_error
+// (kUnavailable) when reading or writing fails; internal (kInternal) for an
+// encoder failure or out of memory. Each file is written with
+// WriteFileAtomic, so a crash leaves either the old or the new file; a rerun
+// after a partial run completes the set.
 Result<ResizeOutput> RunResize(const ResizeConfig& config, const Layout& layout,
                                const std::string& id);
 
