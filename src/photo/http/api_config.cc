@@ -1,0 +1,135 @@
+#include "photo/http/api_config.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <limits>
+
+namespace photo::http {
+namespace {
+
+Status Bad(std::string message) { return InvalidArgumentError("bad_config", std::move(message)); }
+
+template <typename T>
+Status ParseNumber(const char* var, std::string_view text, T min, T max, T* out) {
+  T v{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max) {
+    return Bad(std::string(var) + "=" + std::string(text) + ": expected an integer in [" +
+               std::to_string(min) + ", " + std::to_string(max) + "]");
+  }
+  *out = v;
+  return Status::Ok();
+}
+
+Status ParseBool(const char* var, std::string_view text, bool* out) {
+  if (text == "1" || text == "true" || text == "yes" || text == "on") {
+    *out = true;
+  } else if (text == "0" || text == "false" || text == "no" || text == "off") {
+    *out = false;
+  } else {
+    return Bad(std::string(var) + "=" + std::string(text) + ": expected 1/0 or true/false");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+EnvLookup ProcessEnv() {
+  return [](const char* name) -> const char* { return std::getenv(name); };
+}
+
+Status ParseListen(std::string_view text, std::string* host, int* port) {
+  std::string_view h;
+  std::string_view p;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return Bad("listen address '" + std::string(text) + "': expected [v6addr]:port");
+    }
+    h = text.substr(1, close - 1);
+    p = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return Bad("listen address '" + std::string(text) + "': expected host:port");
+    }
+    h = text.substr(0, colon);
+    p = text.substr(colon + 1);
+    if (h.find(':') != std::string_view::npos) {
+      return Bad("listen address '" + std::string(text) + "': write IPv6 hosts as [addr]:port");
+    }
+  }
+  int v = 0;
+  RETURN_IF_ERROR(ParseNumber("listen port", p, 0, 65535, &v));
+  *host = h.empty() ? "0.0.0.0" : std::string(h);
+  *port = v;
+  return Status::Ok();
+}
+
+Status ApiConfig::LoadFromEnv(const EnvLookup& env) {
+  ApiConfig c = *this;  // all or nothing
+  auto get = [&](const char* name) -> const char* {
+    const char* v = env(name);
+    return (v != nullptr && *v != '\0') ? v : nullptr;
+  };
+  if (const char* v = get("PHOTO_PIPELINE_LISTEN")) {
+    Status s = ParseListen(v, &c.host, &c.port);
+    if (!s.ok()) return Bad("PHOTO_PIPELINE_LISTEN: " + s.message());
+  }
+  if (const char* v = get("PHOTO_PIPELINE_DATA_DIR")) c.data_dir = v;
+  constexpr auto kU64Max = std::numeric_limits<std::uint64_t>::max();
+  if (const char* v = get("PHOTO_PIPELINE_MAX_BYTES")) {
+    RETURN_IF_ERROR(ParseNumber<std::uint64_t>("PHOTO_PIPELINE_MAX_BYTES", v, 1,
+                                               kU64Max / 2, &c.limits.max_bytes));
+  }
+  if (const char* v = get("PHOTO_PIPELINE_MAX_PIXELS")) {
+    RETURN_IF_ERROR(ParseNumber<std::uint64_t>("PHOTO_PIPELINE_MAX_PIXELS", v, 1, kU64Max,
+                                               &c.limits.max_pixels));
+  }
+  if (const char* v = get("PHOTO_PIPELINE_MAX_FRAMES")) {
+    RETURN_IF_ERROR(ParseNumber("PHOTO_PIPELINE_MAX_FRAMES", v, 1, 1'000'000, &c.limits.max_frames));
+  }
+  if (const char* v = get("PHOTO_PIPELINE_HTTP_MULTIPART_OVERHEAD")) {
+    RETURN_IF_ERROR(ParseNumber<std::uint64_t>("PHOTO_PIPELINE_HTTP_MULTIPART_OVERHEAD", v, 0,
+                                               kU64Max / 2, &c.multipart_overhead));
+  }
+  if (const char* v = get("PHOTO_PIPELINE_HTTP_THREADS")) {
+    RETURN_IF_ERROR(ParseNumber("PHOTO_PIPELINE_HTTP_THREADS", v, 1, 1024, &c.threads));
+  }
+  if (const char* v = get("PHOTO_PIPELINE_HTTP_READ_TIMEOUT")) {
+    RETURN_IF_ERROR(ParseNumber("PHOTO_PIPELINE_HTTP_READ_TIMEOUT", v, 1, 3600, &c.read_timeout_s));
+  }
+  if (const char* v = get("PHOTO_PIPELINE_HTTP_WRITE_TIMEOUT")) {
+    RETURN_IF_ERROR(
+        ParseNumber("PHOTO_PIPELINE_HTTP_WRITE_TIMEOUT", v, 1, 3600, &c.write_timeout_s));
+  }
+  if (const char* v = env("PHOTO_PIPELINE_API_TOKEN")) c.api_token = v;  // "" = auth off
+  if (const char* v = get("PHOTO_PIPELINE_RETRY_AFTER")) {
+    RETURN_IF_ERROR(ParseNumber("PHOTO_PIPELINE_RETRY_AFTER", v, 1, 86400, &c.retry_after_s));
+  }
+  if (const char* v = get("PHOTO_PIPELINE_ACCESS_LOG")) {
+    RETURN_IF_ERROR(ParseBool("PHOTO_PIPELINE_ACCESS_LOG", v, &c.access_log));
+  }
+  *this = std::move(c);
+  return Status::Ok();
+}
+
+Status ApiConfig::Validate() const {
+  if (host.empty()) return Bad("listen host is empty");
+  if (port < 0 || port > 65535) return Bad("listen port " + std::to_string(port) + " out of range");
+  if (data_dir.empty()) return Bad("data dir is empty");
+  if (limits.max_bytes == 0) return Bad("max bytes must be > 0");
+  if (limits.max_pixels == 0) return Bad("max pixels must be > 0");
+  if (limits.max_frames < 1) return Bad("max frames must be >= 1");
+  if (threads < 1 || threads > 1024) return Bad("http threads must be in [1, 1024]");
+  if (read_timeout_s < 1 || write_timeout_s < 1) return Bad("http timeouts must be >= 1 s");
+  if (keep_alive_timeout_s < 0) return Bad("keep-alive timeout must be >= 0");
+  if (retry_after_s < 1) return Bad("retry-after must be >= 1 s");
+  for (unsigned char ch : api_token) {
+    // A header value must survive the trip: visible ASCII, no spaces.
+    if (ch <= 0x20 || ch >= 0x7f) return Bad("API token must be visible ASCII without spaces");
+  }
+  return Status::Ok();
+}
+
+}  // namespace photo::http

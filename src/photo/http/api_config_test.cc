@@ -1,0 +1,108 @@
+#include "photo/http/api_config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+namespace photo::http {
+namespace {
+
+EnvLookup MapEnv(const std::map<std::string, std::string>& vars) {
+  return [vars](const char* name) -> const char* {
+    auto it = vars.find(name);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  };
+}
+
+TEST(ApiConfigTest, DefaultsMatchTheContract) {
+  ApiConfig c;
+  EXPECT_EQ(c.host, "0.0.0.0");
+  EXPECT_EQ(c.port, 8000);
+  EXPECT_EQ(c.threads, 16);
+  EXPECT_EQ(c.data_dir, "./var/data");
+  EXPECT_TRUE(c.api_token.empty());
+  EXPECT_EQ(c.max_body_bytes(), c.limits.max_bytes + c.multipart_overhead);
+  EXPECT_TRUE(c.Validate().ok());
+  ASSERT_TRUE(c.LoadFromEnv(MapEnv({})).ok());
+  EXPECT_EQ(c.port, 8000);
+}
+
+TEST(ApiConfigTest, LoadsEveryVariable) {
+  ApiConfig c;
+  Status s = c.LoadFromEnv(MapEnv({{"PHOTO_PIPELINE_LISTEN", "127.0.0.1:0"},
+                                   {"PHOTO_PIPELINE_DATA_DIR", "/srv/photos"},
+                                   {"PHOTO_PIPELINE_MAX_BYTES", "1000"},
+                                   {"PHOTO_PIPELINE_MAX_PIXELS", "2000"},
+                                   {"PHOTO_PIPELINE_MAX_FRAMES", "3"},
+                                   {"PHOTO_PIPELINE_HTTP_THREADS", "4"},
+                                   {"PHOTO_PIPELINE_HTTP_READ_TIMEOUT", "7"},
+                                   {"PHOTO_PIPELINE_HTTP_WRITE_TIMEOUT", "8"},
+                                   {"PHOTO_PIPELINE_API_TOKEN", "t0k3n"},
+                                   {"PHOTO_PIPELINE_RETRY_AFTER", "9"},
+                                   {"PHOTO_PIPELINE_ACCESS_LOG", "false"}}));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c.host, "127.0.0.1");
+  EXPECT_EQ(c.port, 0);
+  EXPECT_EQ(c.data_dir, "/srv/photos");
+  EXPECT_EQ(c.limits.max_bytes, 1000u);
+  EXPECT_EQ(c.limits.max_pixels, 2000u);
+  EXPECT_EQ(c.limits.max_frames, 3);
+  EXPECT_EQ(c.threads, 4);
+  EXPECT_EQ(c.read_timeout_s, 7);
+  EXPECT_EQ(c.write_timeout_s, 8);
+  EXPECT_EQ(c.api_token, "t0k3n");
+  EXPECT_EQ(c.retry_after_s, 9);
+  EXPECT_FALSE(c.access_log);
+  EXPECT_TRUE(c.Validate().ok());
+}
+
+TEST(ApiConfigTest, ListenForms) {
+  std::string host;
+  int port = -1;
+  ASSERT_TRUE(ParseListen("0.0.0.0:8000", &host, &port).ok());
+  EXPECT_EQ(host, "0.0.0.0");
+  EXPECT_EQ(port, 8000);
+  ASSERT_TRUE(ParseListen(":9000", &host, &port).ok());
+  EXPECT_EQ(host, "0.0.0.0");
+  EXPECT_EQ(port, 9000);
+  ASSERT_TRUE(ParseListen("[::1]:8080", &host, &port).ok());
+  EXPECT_EQ(host, "::1");
+  EXPECT_EQ(port, 8080);
+  ASSERT_TRUE(ParseListen("localhost:1", &host, &port).ok());
+  EXPECT_EQ(host, "localhost");
+  for (const char* bad : {"8000", "host:", "host:65536", "host:-1", "::1:80", "[::1]80", "h:8x"}) {
+    EXPECT_FALSE(ParseListen(bad, &host, &port).ok()) << bad;
+  }
+}
+
+TEST(ApiConfigTest, MalformedVariableChangesNothing) {
+  ApiConfig c;
+  Status s = c.LoadFromEnv(MapEnv({{"PHOTO_PIPELINE_LISTEN", "127.0.0.1:1234"},
+                                   {"PHOTO_PIPELINE_HTTP_THREADS", "many"}}));
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.reason(), "bad_config");
+  EXPECT_NE(s.message().find("PHOTO_PIPELINE_HTTP_THREADS"), std::string::npos) << s.message();
+  EXPECT_EQ(c.port, 8000);  // all or nothing
+  EXPECT_FALSE(c.LoadFromEnv(MapEnv({{"PHOTO_PIPELINE_HTTP_THREADS", "0"}})).ok());
+  EXPECT_FALSE(c.LoadFromEnv(MapEnv({{"PHOTO_PIPELINE_ACCESS_LOG", "maybe"}})).ok());
+  EXPECT_FALSE(c.LoadFromEnv(MapEnv({{"PHOTO_PIPELINE_MAX_BYTES", "-5"}})).ok());
+}
+
+TEST(ApiConfigTest, ValidateRejectsNonsense) {
+  ApiConfig c;
+  c.api_token = "has space";
+  EXPECT_FALSE(c.Validate().ok());
+  c = ApiConfig{};
+  c.threads = 0;
+  EXPECT_FALSE(c.Validate().ok());
+  c = ApiConfig{};
+  c.port = 70000;
+  EXPECT_FALSE(c.Validate().ok());
+  c = ApiConfig{};
+  c.retry_after_s = 0;
+  EXPECT_FALSE(c.Validate().ok());
+}
+
+}  // namespace
+}  // namespace photo::http
