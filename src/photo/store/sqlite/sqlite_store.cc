@@ -1,0 +1,399 @@
+#include "photo/store/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "photo/core/files.h"
+#include "photo/core/ids.h"
+#include "photo/store/record_json.h"
+
+namespace photo::store {
+namespace {
+
+bool IsBusy(int rc) {
+  int primary = rc & 0xff;
+  return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+}
+
+// One place decides what an SQLite result code means to callers.
+Status MapError(int rc, sqlite3* db, std::string_view what) {
+  std::string msg = std::string(what) + ": " + sqlite3_errstr(rc);
+  if (db) msg += std::string(" (") + sqlite3_errmsg(db) + ")";
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_FULL:
+    case SQLITE_PROTOCOL:
+    case SQLITE_NOMEM:
+      return UnavailableError("store_unavailable", std::move(msg));
+    case SQLITE_CONSTRAINT:
+      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+        return {StatusCode::kAlreadyExists, "already_exists", std::move(msg)};
+      return InternalError("store_error", std::move(msg));
+    default:
+      return InternalError("store_error", std::move(msg));
+  }
+}
+
+struct Outcome {
+  Status status;
+  bool busy = false;  // retrying the whole operation may succeed
+};
+
+Outcome Fail(int rc, sqlite3* db, std::string_view what) {
+  return {MapError(rc, db, what), IsBusy(rc)};
+}
+
+class Stmt {
+ public:
+  Stmt() = default;
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  int Prepare(sqlite3* db, std::string_view sql) {
+    return sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+  }
+  void Bind(int i, std::string_view text) {
+    sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  }
+  void Bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  int Step() { return sqlite3_step(stmt_); }
+  std::string_view Text(int col) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string_view();
+  }
+  std::int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+int ExecRc(sqlite3* db, const char* sql) {
+  return sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+}
+
+constexpr const char* kMigrations[] = {
+    // v1
+    "CREATE TABLE IF NOT EXISTS images ("
+    "  id TEXT PRIMARY KEY,"
+    "  status TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"  // unix ms
+    "  updated_at INTEGER NOT NULL,"  // unix ms
+    "  record TEXT NOT NULL"          // RecordToStorageJson
+    ");"
+    "CREATE INDEX IF NOT EXISTS images_status ON images(status);",
+};
+static_assert(std::size(kMigrations) == SqliteStatusStore::kSchemaVersion);
+
+}  // namespace
+
+class SqliteStatusStore::Impl {
+ public:
+  explicit Impl(SqliteOptions o) : opts_(std::move(o)), pid_(getpid()) {}
+
+  ~Impl() {
+    if (getpid() != pid_) return;  // a forked child must not close the parent's handles
+    for (sqlite3* db : idle_) sqlite3_close_v2(db);
+  }
+
+  // Borrowed connection; goes back to the pool (or is closed if spoiled).
+  class Lease {
+   public:
+    Lease(Impl* impl, sqlite3* db) : impl_(impl), db_(db) {}
+    Lease(Lease&& o) noexcept : impl_(o.impl_), db_(std::exchange(o.db_, nullptr)) {}
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (db_) impl_->Return(db_);
+    }
+    sqlite3* db() const { return db_; }
+
+   private:
+    Impl* impl_;
+    sqlite3* db_;
+  };
+
+  Result<sqlite3*> OpenConnection() {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(opts_.path.c_str(), &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+      Status s = MapError(rc, db, "open " + opts_.path);
+      sqlite3_close_v2(db);
+      return s;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, opts_.busy_timeout_ms);
+    // journal_mode=WAL needs a brief exclusive lock the first time; the busy
+    // handler covers a concurrent opener.
+    std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=" + opts_.synchronous + ";";
+    rc = ExecRc(db, pragmas.c_str());
+    if (rc != SQLITE_OK) {
+      Status s = MapError(rc, db, "configure " + opts_.path);
+      sqlite3_close_v2(db);
+      return s;
+    }
+    return db;
+  }
+
+  Result<Lease> Acquire() {
+    std::unique_lock lock(mu_);
+    if (getpid() != pid_) {
+      // Forked: the inherited handles belong to the parent. Forget them
+      // without closing (closing would drop the parent's POSIX locks).
+      idle_.clear();
+      open_ = 0;
+      pid_ = getpid();
+    }
+    cv_.wait(lock, [&] { return !idle_.empty() || open_ < opts_.max_connections; });
+    if (!idle_.empty()) {
+      sqlite3* db = idle_.back();
+      idle_.pop_back();
+      return Lease(this, db);
+    }
+    ++open_;
+    lock.unlock();
+    auto db = OpenConnection();
+    if (!db) {
+      std::lock_guard relock(mu_);
+      --open_;
+      cv_.notify_one();
+      return db.error();
+    }
+    return Lease(this, *db);
+  }
+
+  void Return(sqlite3* db) {
+    // A connection left inside a transaction (a failed ROLLBACK) is spoiled.
+    bool spoiled = !sqlite3_get_autocommit(db) && ExecRc(db, "ROLLBACK") != SQLITE_OK;
+    std::lock_guard lock(mu_);
+    if (getpid() != pid_) return;
+    if (spoiled) {
+      sqlite3_close_v2(db);
+      --open_;
+    } else {
+      idle_.push_back(db);
+    }
+    cv_.notify_one();
+  }
+
+  // Runs `fn` on a pooled connection, retrying while it reports busy.
+  template <typename Fn>
+  Status Run(Fn&& fn) {
+    thread_local std::minstd_rand rng(std::random_device{}());
+    for (int attempt = 0;; ++attempt) {
+      Outcome out;
+      {
+        auto lease = Acquire();
+        if (!lease) return lease.error();
+        out = fn(lease->db());
+        if (!out.status.ok() && !sqlite3_get_autocommit(lease->db()))
+          ExecRc(lease->db(), "ROLLBACK");
+      }
+      if (!out.busy || attempt >= opts_.max_busy_retries) return out.status;
+      // Jittered exponential back-off so colliding processes spread out.
+      int cap = std::min(1000, 10 << attempt);
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(cap / 2 + static_cast<int>(rng() % static_cast<unsigned>(cap))));
+    }
+  }
+
+  Status Migrate() {
+    int found = 0;
+    Status s = Run([&](sqlite3* db) -> Outcome {
+      int rc = ExecRc(db, "BEGIN IMMEDIATE");
+      if (rc != SQLITE_OK) return Fail(rc, db, "begin migration");
+      Stmt q;
+      if ((rc = q.Prepare(db, "PRAGMA user_version")) != SQLITE_OK || (rc = q.Step()) != SQLITE_ROW)
+        return Fail(rc, db, "read user_version");
+      found = static_cast<int>(q.Int(0));
+      if (found > kSchemaVersion) return {};
+      for (int v = found; v < kSchemaVersion; ++v) {
+        if ((rc = ExecRc(db, kMigrations[v])) != SQLITE_OK)
+          return Fail(rc, db, "migration " + std::to_string(v + 1));
+      }
+      std::string set = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
+      if ((rc = ExecRc(db, set.c_str())) != SQLITE_OK) return Fail(rc, db, "set user_version");
+      if ((rc = ExecRc(db, "COMMIT")) != SQLITE_OK) return Fail(rc, db, "commit migration");
+      return {};
+    });
+    RETURN_IF_ERROR(s);
+    if (found > kSchemaVersion)
+      return FailedPreconditionError(
+          "store_schema_too_new", opts_.path + " has schema version " + std::to_string(found) +
+                                      ", this binary knows up to " +
+                                      std::to_string(kSchemaVersion));
+    return Status::Ok();
+  }
+
+  const SqliteOptions& opts() const { return opts_; }
+
+ private:
+  SqliteOptions opts_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<sqlite3*> idle_;
+  int open_ = 0;
+  pid_t pid_;
+};
+
+SqliteStatusStore::SqliteStatusStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteStatusStore::~SqliteStatusStore() = default;
+
+Result<std::unique_ptr<SqliteStatusStore>> SqliteStatusStore::Open(const SqliteOptions& options) {
+  if (options.path.empty()) return InvalidArgumentError("bad_store_url", "empty SQLite path");
+  if (options.max_connections < 1)
+    return InvalidArgumentError("bad_store_url", "max_connections must be >= 1");
+  std::string sync = options.synchronous;
+  std::transform(sync.begin(), sync.end(), sync.begin(), ::toupper);
+  if (sync != "OFF" && sync != "NORMAL" && sync != "FULL" && sync != "EXTRA")
+    return InvalidArgumentError("bad_store_url", "synchronous must be off|normal|full|extra");
+  std::filesystem::path parent = std::filesystem::path(options.path).parent_path();
+  if (!parent.empty()) RETURN_IF_ERROR(MakeDirs(parent));
+  SqliteOptions o = options;
+  o.synchronous = sync;
+  auto impl = std::make_unique<Impl>(std::move(o));
+  RETURN_IF_ERROR(impl->Migrate());
+  return std::unique_ptr<SqliteStatusStore>(new SqliteStatusStore(std::move(impl)));
+}
+
+Status SqliteStatusStore::Create(const ImageRecord& record) {
+  std::string json = RecordToStorageJson(record);
+  return impl_->Run([&](sqlite3* db) -> Outcome {
+    Stmt st;
+    int rc = st.Prepare(db,
+                        "INSERT INTO images(id, status, created_at, updated_at, record) "
+                        "VALUES(?1, ?2, ?3, ?4, ?5)");
+    if (rc != SQLITE_OK) return Fail(rc, db, "prepare insert");
+    st.Bind(1, record.id);
+    st.Bind(2, record.status);
+    st.Bind(3, record.created_at_ms);
+    st.Bind(4, record.updated_at_ms);
+    st.Bind(5, json);
+    rc = st.Step();
+    if (rc != SQLITE_DONE) {
+      Outcome o = Fail(rc, db, "insert " + record.id);
+      if (o.status.code() == StatusCode::kAlreadyExists)
+        o.status = {StatusCode::kAlreadyExists, "already_exists", "image " + record.id + " exists"};
+      return o;
+    }
+    return {};
+  });
+}
+
+Result<ImageRecord> SqliteStatusStore::Get(std::string_view id) {
+  std::optional<ImageRecord> out;
+  Status s = impl_->Run([&](sqlite3* db) -> Outcome {
+    Stmt st;
+    int rc = st.Prepare(db, "SELECT record FROM images WHERE id = ?1");
+    if (rc != SQLITE_OK) return Fail(rc, db, "prepare select");
+    st.Bind(1, id);
+    rc = st.Step();
+    if (rc == SQLITE_DONE) return {NotFoundError("not_found", "no image " + std::string(id))};
+    if (rc != SQLITE_ROW) return Fail(rc, db, "select");
+    auto rec = RecordFromStorageJson(st.Text(0));
+    if (!rec) return {rec.error()};
+    out = std::move(*rec);
+    return {};
+  });
+  RETURN_IF_ERROR(s);
+  return std::move(*out);
+}
+
+Result<ImageRecord> SqliteStatusStore::Update(std::string_view id,
+                                              const std::function<Status(ImageRecord&)>& mutate) {
+  std::optional<ImageRecord> out;
+  Status s = impl_->Run([&](sqlite3* db) -> Outcome {
+    int rc = ExecRc(db, "BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK) return Fail(rc, db, "begin");
+    ImageRecord rec;
+    {
+      Stmt st;
+      if ((rc = st.Prepare(db, "SELECT record FROM images WHERE id = ?1")) != SQLITE_OK)
+        return Fail(rc, db, "prepare select");
+      st.Bind(1, id);
+      rc = st.Step();
+      if (rc == SQLITE_DONE) return {NotFoundError("not_found", "no image " + std::string(id))};
+      if (rc != SQLITE_ROW) return Fail(rc, db, "select");
+      auto parsed = RecordFromStorageJson(st.Text(0));
+      if (!parsed) return {parsed.error()};
+      rec = std::move(*parsed);
+    }
+    std::int64_t prev_updated = rec.updated_at_ms;
+    Status m = mutate(rec);
+    if (!m.ok()) return {m};
+    rec.id = std::string(id);
+    // Never move backwards when another process's clock is slightly ahead.
+    rec.updated_at_ms = std::max(NowUnixMillis(), prev_updated);
+    {
+      Stmt st;
+      if ((rc = st.Prepare(db,
+                           "UPDATE images SET status = ?2, updated_at = ?3, record = ?4 "
+                           "WHERE id = ?1")) != SQLITE_OK)
+        return Fail(rc, db, "prepare update");
+      st.Bind(1, id);
+      st.Bind(2, rec.status);
+      st.Bind(3, rec.updated_at_ms);
+      st.Bind(4, RecordToStorageJson(rec));
+      if ((rc = st.Step()) != SQLITE_DONE) return Fail(rc, db, "update");
+    }
+    if ((rc = ExecRc(db, "COMMIT")) != SQLITE_OK) return Fail(rc, db, "commit");
+    out = std::move(rec);
+    return {};
+  });
+  RETURN_IF_ERROR(s);
+  return std::move(*out);
+}
+
+Status SqliteStatusStore::Delete(std::string_view id) {
+  return impl_->Run([&](sqlite3* db) -> Outcome {
+    Stmt st;
+    int rc = st.Prepare(db, "DELETE FROM images WHERE id = ?1");
+    if (rc != SQLITE_OK) return Fail(rc, db, "prepare delete");
+    st.Bind(1, id);
+    if ((rc = st.Step()) != SQLITE_DONE) return Fail(rc, db, "delete");
+    return {};
+  });
+}
+
+Result<std::map<std::string, std::int64_t>> SqliteStatusStore::CountByStatus() {
+  std::map<std::string, std::int64_t> counts;
+  Status s = impl_->Run([&](sqlite3* db) -> Outcome {
+    counts.clear();
+    Stmt st;
+    int rc = st.Prepare(db, "SELECT status, COUNT(*) FROM images GROUP BY status");
+    if (rc != SQLITE_OK) return Fail(rc, db, "prepare count");
+    while ((rc = st.Step()) == SQLITE_ROW) counts[std::string(st.Text(0))] = st.Int(1);
+    if (rc != SQLITE_DONE) return Fail(rc, db, "count");
+    return {};
+  });
+  RETURN_IF_ERROR(s);
+  return counts;
+}
+
+Status SqliteStatusStore::Ping() {
+  return impl_->Run([&](sqlite3* db) -> Outcome {
+    // Reads the schema, so a deleted or unreadable file shows up here.
+    Stmt st;
+    int rc = st.Prepare(db, "SELECT COUNT(*) FROM sqlite_schema");
+    if (rc != SQLITE_OK) return Fail(rc, db, "prepare ping");
+    if ((rc = st.Step()) != SQLITE_ROW) return Fail(rc, db, "ping");
+    return {};
+  });
+}
+
+}  // namespace photo::store
