@@ -1,0 +1,159 @@
+// Faults against a private RabbitMQ node (ctest fixture "rabbitmq_private"):
+// connections closed by the broker, graceful restart, kill -9. The tests run
+// one at a time (RESOURCE_LOCK) since they disturb the node.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "photo/broker/amqp/amqp_publisher.h"
+#include "photo/broker/amqp/consumer_loop.h"
+#include "photo/broker/amqp/testing.h"
+
+namespace photo::broker::amqp {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::RawClient;
+using testing::TestConfig;
+using testing::UniqueName;
+using testing::WaitFor;
+
+class FaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (testing::TestUrl().empty()) GTEST_SKIP() << "PHOTO_TEST_AMQP_URL not set (run via ctest)";
+    // A previous test may have left the node down if it failed half-way.
+    ASSERT_EQ(testing::RabbitmqScript("start >/dev/null 2>&1"), 0);
+  }
+};
+
+OutgoingMessage ToQueue(const std::string& queue, const std::string& id) {
+  OutgoingMessage m;
+  m.routing_key = queue;
+  m.body = "{\"id\":\"" + id + "\"}";
+  m.message_id = id;
+  return m;
+}
+
+struct Seen {
+  std::string id;
+  bool redelivered;
+};
+
+TEST_F(FaultTest, ConnectionLossDuringAJobRedeliversItAndTheLoopRecovers) {
+  AmqpConfig c = TestConfig();
+  const std::string stage = UniqueName("drop");
+  std::mutex mu;
+  std::vector<Seen> seen;
+  std::atomic<bool> release{false};
+  ConsumerOptions o;
+  o.queue = stage;
+  ConsumerLoop loop(c, o, [&](const Delivery& d, std::stop_token) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      seen.push_back({d.message_id, d.redelivered});
+    }
+    while (!release.load()) std::this_thread::sleep_for(10ms);
+    return Disposition::Ack();
+  });
+  std::jthread t([&](std::stop_token st) { (void)loop.Run(st); });
+  ASSERT_TRUE(WaitFor([&] { return loop.consuming(); }, 10s));
+  AmqpPublisher pub(c);
+  ASSERT_TRUE(pub.Publish(ToQueue(stage, "j1")).ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return seen.size() == 1;
+      },
+      5s));
+  // The broker drops every client connection while the job runs.
+  ASSERT_EQ(testing::RabbitmqScript("ctl -q close_all_connections test-drop >/dev/null"), 0);
+  ASSERT_TRUE(WaitFor([&] { return loop.stats().connects >= 2 && loop.consuming(); }, 15s));
+  release = true;  // the first run finishes on a dead session: not acked
+  ASSERT_TRUE(WaitFor([&] { return loop.stats().acked == 1; }, 10s));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_FALSE(seen[0].redelivered);
+    EXPECT_TRUE(seen[1].redelivered);
+    EXPECT_EQ(seen[1].id, "j1");
+  }
+  EXPECT_GE(loop.stats().abandoned, 1u);
+  RawClient raw;
+  EXPECT_EQ(raw.Count(stage), 0);
+  // The publisher's connection was dropped too; it reconnects by itself.
+  EXPECT_TRUE(WaitFor([&] { return pub.Publish(ToQueue(stage, "j2")).ok(); }, 10s));
+  EXPECT_TRUE(WaitFor([&] { return loop.stats().acked == 2; }, 10s));
+}
+
+// Restart (graceful, then kill -9): durable confirmed messages survive, and
+// the publisher and the consumer loop recover without outside help.
+void RestartScenario(const std::string& how) {
+  AmqpConfig c = TestConfig();
+  const std::string stage = UniqueName("restart");
+  // Confirmed persistent messages in a durable queue must survive. The
+  // queue is declared well before the fault: a classic queue declared
+  // ~0.1 s before kill -9 was lost with its messages on 3.10.8 here (Mnesia
+  // had not written the declaration yet; see docs/broker.md).
+  const std::string durable = UniqueName("durable");
+  const auto declared_at = std::chrono::steady_clock::now();
+  {
+    RawClient raw;
+    raw.DeclareQueue(durable);
+  }
+  std::mutex mu;
+  std::vector<std::string> handled;
+  ConsumerOptions o;
+  o.queue = stage;
+  ConsumerLoop loop(c, o, [&](const Delivery& d, std::stop_token) {
+    std::lock_guard<std::mutex> lock(mu);
+    handled.push_back(d.message_id);
+    return Disposition::Ack();
+  });
+  std::jthread t([&](std::stop_token st) { (void)loop.Run(st); });
+  ASSERT_TRUE(WaitFor([&] { return loop.consuming(); }, 10s));
+  AmqpPublisher pub(c);
+  ASSERT_TRUE(pub.Publish(ToQueue(stage, "before")).ok());
+  ASSERT_TRUE(WaitFor([&] { return loop.stats().acked == 1; }, 5s));
+
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(pub.Publish(ToQueue(durable, std::to_string(i))).ok());
+  std::this_thread::sleep_until(declared_at + 3s);
+
+  if (how == "restart") {
+    ASSERT_EQ(testing::RabbitmqScript("restart >/dev/null 2>&1"), 0);
+  } else {
+    ASSERT_EQ(testing::RabbitmqScript("kill9 >/dev/null 2>&1"), 0);
+    // While the broker is down, publishing fails fast with kUnavailable.
+    Status down = pub.Publish(ToQueue(stage, "while-down"));
+    EXPECT_EQ(down.code(), StatusCode::kUnavailable) << down.ToString();
+    ASSERT_EQ(testing::RabbitmqScript("start >/dev/null 2>&1"), 0);
+  }
+  auto back = std::chrono::steady_clock::now();
+  // The publisher recovers lazily on a later publish (back-off capped at 1 s here).
+  ASSERT_TRUE(WaitFor([&] { return pub.Publish(ToQueue(stage, "after")).ok(); }, 30s));
+  ASSERT_TRUE(WaitFor([&] { return loop.stats().acked == 2; }, 30s));
+  auto recovered = std::chrono::steady_clock::now() - back;
+  std::printf("[ %s ] consumer recovered %lld ms after the node was back\n", how.c_str(),
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(recovered).count()));
+  EXPECT_GE(loop.stats().connects, 2u);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(handled.back(), "after");
+  }
+  RawClient raw;
+  EXPECT_EQ(raw.Count(durable), 50);
+  auto first = raw.Get(durable);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->message_id, "0");
+  EXPECT_TRUE(first->redelivered);  // classic queues flag recovered messages
+}
+
+TEST_F(FaultTest, GracefulBrokerRestart) { RestartScenario("restart"); }
+TEST_F(FaultTest, BrokerKill9AndStart) { RestartScenario("kill9"); }
+
+}  // namespace
+}  // namespace photo::broker::amqp

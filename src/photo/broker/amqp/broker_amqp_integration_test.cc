@@ -1,0 +1,460 @@
+// Against a real RabbitMQ node (ctest fixture "rabbitmq"); each test uses
+// queue names of its own.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "photo/broker/amqp/amqp_publisher.h"
+#include "photo/broker/amqp/consumer_loop.h"
+#include "photo/broker/amqp/dlq.h"
+#include "photo/broker/amqp/event_subscriber.h"
+#include "photo/broker/amqp/testing.h"
+#include "photo/broker/amqp/topology.h"
+#include "photo/broker/messages.h"
+
+namespace photo::broker::amqp {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::RawClient;
+using testing::TestConfig;
+using testing::UniqueName;
+using testing::WaitFor;
+using Clock = std::chrono::steady_clock;
+
+class AmqpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (testing::TestUrl().empty()) GTEST_SKIP() << "PHOTO_TEST_AMQP_URL not set (run via ctest)";
+  }
+};
+
+OutgoingMessage ToQueue(const std::string& queue, const std::string& body, const std::string& id) {
+  OutgoingMessage m;
+  m.routing_key = queue;
+  m.body = body;
+  m.message_id = id;
+  return m;
+}
+
+// Wraps a real publisher: records calls and the loop's ack count at each
+// call, and can fail the first N publishes.
+class RecordingPublisher : public Publisher {
+ public:
+  explicit RecordingPublisher(std::shared_ptr<Publisher> real) : real_(std::move(real)) {}
+  Status Publish(const OutgoingMessage& m) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls.push_back(m);
+    if (probe) acked_at_call.push_back(probe());
+    if (fail_first > 0) {
+      --fail_first;
+      return UnavailableError("broker_unavailable", "injected failure");
+    }
+    return real_->Publish(m);
+  }
+  Status Ping() override { return real_->Ping(); }
+  std::vector<OutgoingMessage> Calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls;
+  }
+
+  std::mutex mu_;
+  std::vector<OutgoingMessage> calls;
+  std::vector<std::uint64_t> acked_at_call;
+  std::function<std::uint64_t()> probe;
+  int fail_first = 0;
+
+ private:
+  std::shared_ptr<Publisher> real_;
+};
+
+TEST_F(AmqpTest, TopologyDeclarationIsIdempotent) {
+  AmqpConfig c = TestConfig();
+  const std::string stage = UniqueName("stage");
+  c.stages = {stage};
+  c.event_queues = {EventQueueName(UniqueName("sub"))};
+  ASSERT_TRUE(DeclareTopology(c).ok());
+  Status again = DeclareTopology(c);
+  ASSERT_TRUE(again.ok()) << again.ToString();
+  RawClient raw;
+  for (const std::string& q : {stage, stage + ".retry.1", stage + ".retry.2", stage + ".retry.3",
+                               stage + ".parking", c.event_queues[0]}) {
+    EXPECT_EQ(raw.Count(q), 0) << q;
+  }
+  EXPECT_EQ(raw.Count(stage + ".retry.4"), -1);
+
+  // A work queue that an older deployment declared without our arguments
+  // is used as it is instead of failing every connect.
+  const std::string legacy = UniqueName("legacy");
+  RawClient old;
+  old.DeclareQueue(legacy);
+  c.stages = {legacy};
+  Status s = DeclareTopology(c);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(raw.Count(legacy + ".parking"), 0);
+}
+
+TEST_F(AmqpTest, PublishIsConfirmedPersistentAndCarriesMetadata) {
+  const std::string q = UniqueName("jobs");
+  RawClient raw;
+  raw.DeclareQueue(q);
+  AmqpPublisher pub(TestConfig());
+  Job job{"0123456789abcdef0123456789abcdef", "cat.jpg", "originals/x.jpg", q};
+  OutgoingMessage m = MakeJobMessage(job);
+  m.headers["x-trace"] = "abc";
+  Status s = pub.Publish(m);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(pub.Ping().ok());
+
+  auto got = raw.Get(q);
+  ASSERT_TRUE(got.has_value());
+  auto parsed = ParseJob(got->body);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->filename, "cat.jpg");
+  EXPECT_EQ(got->message_id, job.id + ":" + q);
+  EXPECT_EQ(got->content_type, "application/json");
+  EXPECT_EQ(got->delivery_mode, 2);
+  EXPECT_EQ(got->headers.at("x-trace"), "abc");
+  EXPECT_EQ(raw.Count(q), 0);
+  EXPECT_EQ(pub.stats().confirmed, 1u);
+}
+
+TEST_F(AmqpTest, UnroutableIsAnErrorExceptOnTheEventsExchange) {
+  AmqpPublisher pub(TestConfig());
+  Status s = pub.Publish(ToQueue(UniqueName("nobody"), "{}", "m1"));
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(s.reason(), "unroutable") << s.ToString();
+
+  OutgoingMessage missing_exchange = ToQueue("x", "{}", "m2");
+  missing_exchange.exchange = UniqueName("no-such-exchange");
+  s = pub.Publish(missing_exchange);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+
+  // processed_images with no subscriber bound: dropped, not an error.
+  AmqpConfig c = TestConfig();
+  ASSERT_TRUE(DeclareTopology(c).ok());
+  OutgoingMessage event = ToQueue("", "{}", "m3");
+  event.exchange = kEventsExchange;
+  s = pub.Publish(event);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+
+  // The publisher is still usable after the failures.
+  const std::string q = UniqueName("after");
+  RawClient raw;
+  raw.DeclareQueue(q);
+  s = pub.Publish(ToQueue(q, "{}", "m4"));
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(raw.Count(q), 1);
+}
+
+TEST_F(AmqpTest, PublisherIsThreadSafe) {
+  const std::string q = UniqueName("mt");
+  RawClient raw;
+  raw.DeclareQueue(q);
+  AmqpPublisher pub(TestConfig());
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        if (pub.Publish(ToQueue(q, "{}", std::to_string(t) + ":" + std::to_string(i))).ok()) ++ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 100);
+  EXPECT_EQ(raw.Count(q), 100);
+}
+
+TEST_F(AmqpTest, CrashedConsumerLeavesTheMessageForRedelivery) {
+  const std::string q = UniqueName("crash");
+  RawClient raw;
+  raw.DeclareQueue(q);
+  AmqpPublisher pub(TestConfig());
+  ASSERT_TRUE(pub.Publish(ToQueue(q, "{\"n\":1}", "c1")).ok());
+  {
+    RawClient worker;
+    auto first = worker.Get(q, /*ack=*/false);
+    ASSERT_TRUE(first.has_value());
+    EXPECT_FALSE(first->redelivered);
+    worker.Crash();
+  }
+  auto again = raw.WaitGet(q, 5s);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(again->redelivered);
+  EXPECT_EQ(again->message_id, "c1");
+}
+
+struct LoopRunner {
+  LoopRunner(AmqpConfig c, ConsumerOptions o, Handler h)
+      : loop(std::move(c), std::move(o), std::move(h)),
+        thread([this](std::stop_token st) { status = loop.Run(st); }) {}
+  ~LoopRunner() {
+    if (thread.joinable()) {
+      thread.request_stop();
+      thread.join();
+    }
+  }
+  ConsumerLoop loop;
+  Status status;
+  std::jthread thread;
+};
+
+TEST_F(AmqpTest, AckPathPublishesTheNextJobBeforeAcking) {
+  AmqpConfig c = TestConfig();
+  const std::string stage = UniqueName("resize");
+  const std::string next = UniqueName("watermark");
+  RawClient raw;
+  raw.DeclareQueue(next);
+  auto rec = std::make_shared<RecordingPublisher>(std::make_shared<AmqpPublisher>(c));
+  rec->fail_first = 2;  // the loop must keep trying, without acking
+  ConsumerOptions o;
+  o.queue = stage;
+  o.publisher = rec;
+  std::atomic<int> calls{0};
+  LoopRunner run(c, o, [&](const Delivery& d, std::stop_token) {
+    ++calls;
+    EXPECT_EQ(d.attempt, 1);
+    EXPECT_FALSE(d.redelivered);
+    return Disposition::Ack({ToQueue(next, d.body, d.message_id + ">next")});
+  });
+  rec->probe = [&] { return run.loop.stats().acked; };
+  ASSERT_TRUE(WaitFor([&] { return run.loop.consuming(); }, 10s));
+
+  AmqpPublisher pub(c);
+  ASSERT_TRUE(pub.Publish(ToQueue(stage, "{\"id\":\"a\"}", "a")).ok());
+  auto forwarded = raw.WaitGet(next, 10s);
+  ASSERT_TRUE(forwarded.has_value());
+  EXPECT_EQ(forwarded->message_id, "a>next");
+  EXPECT_EQ(forwarded->body, "{\"id\":\"a\"}");
+  ASSERT_TRUE(WaitFor([&] { return run.loop.stats().acked == 1; }, 5s));
+  {
+    std::lock_guard<std::mutex> lock(rec->mu_);
+    ASSERT_EQ(rec->acked_at_call.size(), 3u);  // 2 injected failures + success
+    for (auto acked : rec->acked_at_call) EXPECT_EQ(acked, 0u);
+  }
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(raw.Count(stage), 0);
+  EXPECT_EQ(raw.Count(next), 0);
+}
+
+TEST_F(AmqpTest, RetryGoesThroughRetryQueuesWithGrowingDelay) {
+  AmqpConfig c = TestConfig();
+  c.retry_delays = {300ms, 900ms};
+  const std::string stage = UniqueName("retry");
+  std::mutex mu;
+  std::vector<std::pair<int, Clock::time_point>> seen;
+  std::vector<std::map<std::string, std::string>> headers;
+  ConsumerOptions o;
+  o.queue = stage;
+  LoopRunner run(c, o, [&](const Delivery& d, std::stop_token) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.emplace_back(d.attempt, Clock::now());
+    headers.push_back(d.headers);
+    EXPECT_EQ(d.max_attempts, 3);
+    EXPECT_EQ(d.message_id, "r1");
+    if (d.attempt < 3) return Disposition::Retry(UnavailableError("store_down", "db away"));
+    return Disposition::Ack();
+  });
+  ASSERT_TRUE(WaitFor([&] { return run.loop.consuming(); }, 10s));
+  AmqpPublisher pub(c);
+  ASSERT_TRUE(pub.Publish(ToQueue(stage, "{\"x\":1}", "r1")).ok());
+  ASSERT_TRUE(WaitFor([&] { return run.loop.stats().acked == 1; }, 10s));
+
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].first, 1);
+  EXPECT_EQ(seen[1].first, 2);
+  EXPECT_EQ(seen[2].first, 3);
+  auto gap1 = seen[1].second - seen[0].second;
+  auto gap2 = seen[2].second - seen[1].second;
+  EXPECT_GE(gap1, 300ms);
+  EXPECT_GE(gap2, 900ms);
+  EXPECT_LT(gap1, 900ms);
+  EXPECT_EQ(headers[1].at("x-last-error-code"), "store_down");
+  EXPECT_EQ(headers[1].at("x-stage"), stage);
+  EXPECT_EQ(run.loop.stats().retried, 2u);
+  RawClient raw;
+  EXPECT_EQ(raw.Count(stage + ".parking"), 0);
+  EXPECT_EQ(raw.Count(stage + ".retry.1"), 0);
+}
+
+TEST_F(AmqpTest, ParkAfterTheLastAttemptAndAtOnceForPermanentErrors) {
+  AmqpConfig c = TestConfig();
+  c.retry_delays = {200ms};
+  const std::string stage = UniqueName("park");
+  std::atomic<int> calls{0};
+  ConsumerOptions o;
+  o.queue = stage;
+  LoopRunner run(c, o, [&](const Delivery& d, std::stop_token) {
+    ++calls;
+    if (d.message_id == "corrupt") {
+      return Disposition::Park(InvalidArgumentError("corrupt_image", "truncated JPEG"));
+    }
+    return Disposition::Retry(UnavailableError("store_down", "db away"));
+  });
+  ASSERT_TRUE(WaitFor([&] { return run.loop.consuming(); }, 10s));
+  AmqpPublisher pub(c);
+  ASSERT_TRUE(pub.Publish(ToQueue(stage, "{\"t\":1}", "transient")).ok());
+  ASSERT_TRUE(pub.Publish(ToQueue(stage, "{\"c\":1}", "corrupt")).ok());
+  ASSERT_TRUE(WaitFor([&] { return run.loop.stats().parked == 2; }, 10s));
+  EXPECT_EQ(calls.load(), 3);  // transient twice, corrupt once
+
+  RawClient raw;
+  std::map<std::string, testing::Got> parked;
+  for (int i = 0; i < 2; ++i) {
+    auto g = raw.Get(stage + ".parking");
+    ASSERT_TRUE(g.has_value());
+    parked[g->message_id] = *g;
+  }
+  ASSERT_EQ(parked.size(), 2u);
+  const auto& t = parked.at("transient");
+  EXPECT_EQ(t.body, "{\"t\":1}");
+  EXPECT_EQ(t.headers.at("x-error-code"), "store_down");
+  EXPECT_EQ(t.headers.at("x-error-message"), "db away");
+  EXPECT_EQ(t.headers.at("x-attempts"), "2");
+  EXPECT_EQ(t.headers.at("x-stage"), stage);
+  EXPECT_FALSE(t.headers.at("x-parked-at").empty());
+  EXPECT_EQ(t.delivery_mode, 2);
+  const auto& k = parked.at("corrupt");
+  EXPECT_EQ(k.headers.at("x-error-code"), "corrupt_image");
+  EXPECT_EQ(k.headers.at("x-attempts"), "1");
+  EXPECT_EQ(raw.Count(stage), 0);
+}
+
+TEST_F(AmqpTest, HeartbeatsAreServicedDuringALongHandler) {
+  AmqpConfig c = TestConfig();
+  c.heartbeat_s = 2;
+  const std::string stage = UniqueName("long");
+  std::atomic<int> calls{0};
+  std::atomic<bool> redelivered{false};
+  ConsumerOptions o;
+  o.queue = stage;
+  LoopRunner run(c, o, [&](const Delivery& d, std::stop_token) {
+    ++calls;
+    if (d.redelivered) redelivered = true;
+    std::this_thread::sleep_for(6s);  // 3x the heartbeat, no library calls here
+    return Disposition::Ack();
+  });
+  ASSERT_TRUE(WaitFor([&] { return run.loop.consuming(); }, 10s));
+  AmqpPublisher pub(c);
+  ASSERT_TRUE(pub.Publish(ToQueue(stage, "{}", "slow")).ok());
+  ASSERT_TRUE(WaitFor([&] { return run.loop.stats().acked == 1; }, 15s));
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_FALSE(redelivered.load());
+  EXPECT_EQ(run.loop.stats().connects, 1u);
+  EXPECT_EQ(run.loop.stats().abandoned, 0u);
+}
+
+TEST_F(AmqpTest, StopFinishesTheInFlightJobAndAcksIt) {
+  AmqpConfig c = TestConfig();
+  const std::string stage = UniqueName("stop");
+  std::atomic<bool> started{false};
+  ConsumerOptions o;
+  o.queue = stage;
+  auto loop = std::make_unique<LoopRunner>(c, o, [&](const Delivery&, std::stop_token) {
+    started = true;
+    std::this_thread::sleep_for(1s);
+    return Disposition::Ack();
+  });
+  ASSERT_TRUE(WaitFor([&] { return loop->loop.consuming(); }, 10s));
+  AmqpPublisher pub(c);
+  ASSERT_TRUE(pub.Publish(ToQueue(stage, "{}", "s1")).ok());
+  ASSERT_TRUE(pub.Publish(ToQueue(stage, "{}", "s2")).ok());
+  ASSERT_TRUE(WaitFor([&] { return started.load(); }, 5s));
+  loop->thread.request_stop();
+  loop->thread.join();
+  EXPECT_TRUE(loop->status.ok());
+  EXPECT_EQ(loop->loop.stats().acked, 1u);
+  RawClient raw;
+  EXPECT_EQ(raw.Count(stage), 1);  // s2 was never started and is back in the queue
+}
+
+TEST_F(AmqpTest, ParkedMessagesCanBeListedReplayedAndPurged) {
+  AmqpConfig c = TestConfig();
+  const std::string stage = UniqueName("dlq");
+  c.stages = {stage};
+  ASSERT_TRUE(DeclareTopology(c).ok());
+  AmqpPublisher pub(c);
+  for (int i = 0; i < 3; ++i) {
+    OutgoingMessage m =
+        ToQueue(stage + ".parking", "{\"i\":" + std::to_string(i) + "}", "p" + std::to_string(i));
+    m.headers = {{"x-error-code", "corrupt_image"}, {"x-attempts", "4"}, {"x-stage", stage}};
+    ASSERT_TRUE(pub.Publish(m).ok());
+  }
+  auto listed = ListParked(c, stage, 2);
+  ASSERT_TRUE(listed.ok()) << listed.error().ToString();
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].message_id, "p0");
+  EXPECT_EQ((*listed)[0].headers.at("x-error-code"), "corrupt_image");
+  auto count = ParkedCount(c, stage);
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 3u);  // listing left them parked
+
+  auto moved = ReplayParked(c, stage);
+  ASSERT_TRUE(moved.ok()) << moved.error().ToString();
+  EXPECT_EQ(*moved, 3u);
+  RawClient raw;
+  EXPECT_EQ(raw.Count(stage + ".parking"), 0);
+  for (int i = 0; i < 3; ++i) {
+    auto g = raw.Get(stage);
+    ASSERT_TRUE(g.has_value());
+    EXPECT_EQ(g->message_id, "p" + std::to_string(i));
+    EXPECT_EQ(g->headers.at("x-attempt"), "1");
+    EXPECT_EQ(g->headers.at("x-replays"), "1");
+    EXPECT_EQ(g->headers.count("x-error-code"), 0u);
+  }
+
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(pub.Publish(ToQueue(stage + ".parking", "{}", "q" + std::to_string(i))).ok());
+  }
+  auto purged = PurgeParked(c, stage);
+  ASSERT_TRUE(purged.ok());
+  EXPECT_EQ(*purged, 2u);
+  EXPECT_EQ(raw.Count(stage + ".parking"), 0);
+}
+
+TEST_F(AmqpTest, EventSubscriberGetsEventsPublishedWhileItWasAway) {
+  AmqpConfig c = TestConfig();
+  const std::string queue = EventQueueName(UniqueName("sub"));
+  c.event_queues = {queue};
+  ASSERT_TRUE(DeclareTopology(c).ok());  // bound at deploy time
+  AmqpPublisher pub(c);
+  OutgoingMessage e1 = ToQueue("", "{\"id\":\"a\",\"status\":\"completed\"}", "a:completed");
+  e1.exchange = kEventsExchange;
+  ASSERT_TRUE(pub.Publish(e1).ok());
+
+  std::mutex mu;
+  std::vector<std::string> got;
+  std::atomic<int> failures{1};
+  EventSubscriber sub(c, queue, [&](const Delivery& d) {
+    if (failures-- > 0) return UnavailableError("db_down", "first call fails");
+    std::lock_guard<std::mutex> lock(mu);
+    got.push_back(d.message_id);
+    return Status::Ok();
+  });
+  std::jthread t([&](std::stop_token st) { (void)sub.Run(st); });
+  ASSERT_TRUE(WaitFor([&] { return sub.consuming(); }, 10s));
+  OutgoingMessage e2 = e1;
+  e2.message_id = "b:completed";
+  ASSERT_TRUE(pub.Publish(e2).ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return got.size() == 2;
+      },
+      10s));
+  t.request_stop();
+  t.join();
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(got[0], "a:completed");  // requeued after the failure, then acked
+  EXPECT_EQ(got[1], "b:completed");
+  RawClient raw;
+  EXPECT_EQ(raw.Count(queue), 0);
+}
+
+}  // namespace
+}  // namespace photo::broker::amqp
