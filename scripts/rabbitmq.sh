@@ -151,6 +151,13 @@ cmd_start() {
     log "127.0.0.1:$PORT already answers AMQP but not as this node ($BASE): refusing"
     return 1
   fi
+  local p
+  for p in "$PORT" "$DIST_PORT" $([ "$MGMT_PORT" != 0 ] && echo "$MGMT_PORT"); do
+    if [ -n "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]; then
+      log "port $p is already in use: refusing (pick other PHOTO_RMQ_* ports)"
+      return 1
+    fi
+  done
   write_config
   rm -f "$BEAM_PID_FILE" "$BASE/rabbitmq.pid"
   local started=$SECONDS
