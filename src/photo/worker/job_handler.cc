@@ -1,0 +1,237 @@
+#include "photo/worker/job_handler.h"
+
+#include <time.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "photo/core/ids.h"
+#include "photo/store/record_json.h"
+
+namespace photo::worker {
+namespace {
+
+using Kind = Outcome::Kind;
+
+double ThreadCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+const char* NextStage(const std::string& stage) {
+  if (stage == broker::kResizeQueue) return broker::kWatermarkQueue;
+  if (stage == broker::kWatermarkQueue) return broker::kDetectQueue;
+  return nullptr;
+}
+
+// The message that follows a completed stage: the next job, or the event.
+broker::OutgoingMessage NextMessage(const std::string& stage, const store::ImageRecord& rec) {
+  if (const char* next = NextStage(stage)) {
+    return broker::MakeJobMessage({rec.id, rec.filename, rec.original_path, next});
+  }
+  return MakeEvent(rec);
+}
+
+Status Fail(const JobContext& ctx, const std::string& id, const std::string& stage,
+            const Status& error, bool final, store::ImageRecord* out) {
+  auto r = ctx.store->Update(id, [&](store::ImageRecord& rec) {
+    auto& st = rec.Stage(stage);
+    st.error = store::ErrorInfo{stage, error.reason(), error.message()};
+    if (final) {
+      st.state = "failed";
+      st.finished_at_ms = NowUnixMillis();
+      rec.status = "failed";
+      rec.error = store::ErrorInfo{stage, error.reason(), error.message()};
+      rec.completed_at_ms = NowUnixMillis();
+    } else {
+      st.state = "retrying";
+    }
+    return Status::Ok();
+  });
+  if (!r) return r.error();
+  if (out) *out = *r;
+  return Status::Ok();
+}
+
+Outcome StoreTrouble(const Status& s) {
+  // The store is shared state: if it cannot be written, retry the whole job.
+  Outcome o;
+  o.kind = Kind::kRetry;
+  o.error = s;
+  return o;
+}
+
+}  // namespace
+
+FaultInjection FaultInjection::FromEnv() {
+  FaultInjection f;
+  if (const char* v = std::getenv("PHOTO_PIPELINE_FAULT_INJECT")) {
+    std::string s(v);
+    auto colon = s.find(':');
+    if (colon != std::string::npos) {
+      f.stage = s.substr(0, colon);
+      f.fail_attempts = std::atoi(s.c_str() + colon + 1);
+    }
+  }
+  return f;
+}
+
+Status PipelineConfig::LoadFromEnv() {
+  RETURN_IF_ERROR(resize.LoadFromEnv());
+  RETURN_IF_ERROR(watermark.LoadFromEnv());
+  RETURN_IF_ERROR(detect.LoadFromEnv());
+  return Validate();
+}
+
+Status PipelineConfig::Validate() const {
+  RETURN_IF_ERROR(resize.Validate());
+  RETURN_IF_ERROR(watermark.Validate());
+  return detect.Validate();
+}
+
+broker::OutgoingMessage MakeEvent(const store::ImageRecord& rec) {
+  std::string event_id = rec.id + ":" + rec.status;
+  nlohmann::json j = {
+      {"event_id", event_id},
+      {"id", rec.id},
+      {"filename", rec.filename},
+      {"status", rec.status},
+      {"content_status", rec.content_status ? nlohmann::json(*rec.content_status) : nullptr},
+      {"renditions", store::RenditionsToJson(rec)},
+      {"detections", rec.detections ? store::DetectionsToJson(*rec.detections) : nullptr},
+      {"completed_at", FormatIso8601(rec.completed_at_ms.value_or(rec.updated_at_ms))},
+      {"path", store::RecordToApiJson(rec).value("path", "")},
+  };
+  if (rec.error) {
+    j["error"] = {{"stage", rec.error->stage}, {"code", rec.error->code},
+                  {"message", rec.error->message}};
+  }
+  broker::OutgoingMessage m;
+  m.exchange = broker::kEventsExchange;
+  m.routing_key = "";
+  m.body = j.dump();
+  m.message_id = event_id;
+  m.headers["event_id"] = event_id;
+  return m;
+}
+
+Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
+  Outcome out;
+  auto job = broker::ParseJob(d.body);
+  if (!job || !IsValidImageId(job->id)) {
+    out.kind = Kind::kPark;
+    out.error = job ? InvalidArgumentError("bad_job", "invalid image id") : job.error();
+    return out;
+  }
+  const std::string& id = job->id;
+  const std::string& stage = d.stage;
+
+  // 1. Count the attempt, or notice the work is already done.
+  bool already_done = false;
+  bool image_failed = false;
+  auto started = ctx.store->Update(id, [&](store::ImageRecord& rec) {
+    auto& st = rec.Stage(stage);
+    if (rec.status == "failed") {
+      image_failed = true;
+      return Status::Ok();
+    }
+    if (d.redelivered) ++st.redeliveries;
+    if (st.state == "completed") {
+      already_done = true;
+      return Status::Ok();
+    }
+    ++st.attempts;
+    st.state = "processing";
+    if (!st.started_at_ms) st.started_at_ms = NowUnixMillis();
+    if (rec.status == "uploaded") rec.status = "processing";
+    return Status::Ok();
+  });
+  if (!started) {
+    if (started.error().code() == StatusCode::kNotFound) {
+      out.kind = Kind::kPark;
+      out.error = NotFoundError("record_missing", "no status record for " + id);
+      return out;
+    }
+    return StoreTrouble(started.error());
+  }
+  if (image_failed) return out;  // another stage failed it for good: nothing to do
+  if (already_done) {
+    out.publish.push_back(NextMessage(stage, *started));
+    return out;
+  }
+
+  // 2. Run the stage.
+  const auto wall0 = std::chrono::steady_clock::now();
+  const double cpu0 = ThreadCpuMs();
+  store::ImageRecord rec = *started;
+  Status result;
+  std::vector<image::Rendition> renditions;
+  std::optional<image::Detections> detections;
+
+  if (ctx.fault.stage == stage && d.attempt <= ctx.fault.fail_attempts) {
+    result = UnavailableError("injected_fault", "test fault injection, attempt " +
+                                                    std::to_string(d.attempt));
+  } else if (stage == broker::kResizeQueue) {
+    auto r = pipeline::RunResize(ctx.config->resize, *ctx.layout, id);
+    if (r) renditions = std::move(r->renditions);
+    result = r.status();
+  } else if (stage == broker::kWatermarkQueue) {
+    auto r = pipeline::RunWatermark(ctx.config->watermark, *ctx.layout, id,
+                                    ctx.config->resize.renditions, rec.renditions);
+    if (r) renditions = std::move(*r);
+    result = r.status();
+  } else if (stage == broker::kDetectQueue) {
+    auto r = pipeline::RunDetect(ctx.config->detect, *ctx.layout, id, rec.renditions);
+    if (r) detections = std::move(*r);
+    result = r.status();
+  } else {
+    result = InvalidArgumentError("unknown_stage", "no stage named " + stage);
+  }
+  const double wall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall0).count();
+  const double cpu_ms = ThreadCpuMs() - cpu0;
+
+  // 3. Record the outcome.
+  if (!result.ok()) {
+    bool final = !result.IsTransient() || d.last_attempt;
+    store::ImageRecord failed;
+    Status s = Fail(ctx, id, stage, result, final, &failed);
+    if (!s.ok()) return StoreTrouble(s);
+    out.kind = final ? Kind::kPark : Kind::kRetry;
+    out.error = result;
+    if (final) out.publish.push_back(MakeEvent(failed));
+    return out;
+  }
+
+  // Paths in the record are relative to the data dir (the API serves them).
+  const auto& base = ctx.layout->data_dir();
+  for (auto& r : renditions) {
+    std::filesystem::path p(r.path);
+    if (p.is_absolute()) r.path = p.lexically_relative(base).string();
+  }
+  auto done = ctx.store->Update(id, [&](store::ImageRecord& rec2) {
+    auto& st = rec2.Stage(stage);
+    st.state = "completed";
+    st.finished_at_ms = NowUnixMillis();
+    st.duration_ms = wall_ms;
+    st.cpu_ms = cpu_ms;
+    st.error.reset();
+    if (!renditions.empty()) rec2.renditions = renditions;
+    if (detections) {
+      rec2.content_status = detections->content_status;
+      rec2.detections = detections;
+    }
+    if (!NextStage(stage)) {
+      rec2.status = "completed";
+      rec2.completed_at_ms = NowUnixMillis();
+    }
+    return Status::Ok();
+  });
+  if (!done) return StoreTrouble(done.error());
+  out.publish.push_back(NextMessage(stage, *done));
+  return out;
+}
+
+}  // namespace photo::worker

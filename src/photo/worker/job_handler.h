@@ -1,0 +1,75 @@
+// What a worker does with one job, independent of how the job arrived.
+//
+// The AMQP consumer loop (broker/amqp) and `photo-pipeline process` both call
+// HandleJob; it reads and writes the status store and the data directory and
+// returns what must be published before the job may be acknowledged. It never
+// talks to the broker itself, so it is testable with a memory store.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "photo/broker/messages.h"
+#include "photo/broker/publisher.h"
+#include "photo/core/status.h"
+#include "photo/pipeline/detect_stage.h"
+#include "photo/pipeline/layout.h"
+#include "photo/pipeline/resize_stage.h"
+#include "photo/pipeline/watermark_stage.h"
+#include "photo/store/status_store.h"
+
+namespace photo::worker {
+
+struct PipelineConfig {
+  pipeline::ResizeConfig resize;
+  pipeline::WatermarkConfig watermark;
+  pipeline::DetectConfig detect;
+
+  Status LoadFromEnv();
+  Status Validate() const;
+};
+
+// Test-only fault injection (PHOTO_PIPELINE_FAULT_INJECT="<stage>:<n>"): the
+// first n attempts of every job in <stage> fail with a transient error.
+struct FaultInjection {
+  std::string stage;
+  int fail_attempts = 0;
+  static FaultInjection FromEnv();
+};
+
+struct JobContext {
+  store::StatusStore* store = nullptr;
+  const pipeline::Layout* layout = nullptr;
+  const PipelineConfig* config = nullptr;
+  FaultInjection fault;
+};
+
+struct Delivery {
+  std::string stage;      // the queue it came from
+  std::string body;       // job JSON
+  int attempt = 1;        // 1 for the first delivery through the retry path
+  bool redelivered = false;
+  bool last_attempt = false;  // no retry left: a transient failure parks
+};
+
+struct Outcome {
+  enum class Kind {
+    kAck,    // done (or nothing to do): publish `publish`, then ack
+    kRetry,  // transient failure: retry later with back-off
+    kPark,   // permanent failure (or last attempt): park with `error`, then ack
+  };
+  Kind kind = Kind::kAck;
+  std::vector<broker::OutgoingMessage> publish;  // next job or the final event
+  Status error;                                  // for kRetry / kPark
+};
+
+// Runs `delivery.stage` for the job. Idempotent: a redelivered job whose stage
+// already completed does no work again and re-emits the same next message
+// (the same message_id / event_id); attempts and redeliveries are counted.
+Outcome HandleJob(const JobContext& ctx, const Delivery& delivery);
+
+// The event for `record` reaching completed or failed: published to
+// processed_images with message_id == event_id == "<id>:<status>".
+broker::OutgoingMessage MakeEvent(const store::ImageRecord& record);
+
+}  // namespace photo::worker

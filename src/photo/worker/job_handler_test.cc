@@ -1,0 +1,169 @@
+#include "photo/worker/job_handler.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "photo/core/files.h"
+#include "photo/core/ids.h"
+#include "photo/image/testing/synth.h"
+#include "photo/image/vips.h"
+#include "photo/store/memory_store.h"
+
+namespace photo::worker {
+namespace {
+namespace fs = std::filesystem;
+using Kind = Outcome::Kind;
+
+class JobHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    image::InitVips();
+    dir_ = fs::temp_directory_path() /
+           ("photo_worker_test_" + NewImageId().substr(0, 12));
+    layout_ = std::make_unique<pipeline::Layout>(dir_);
+    ASSERT_TRUE(config_.Validate().ok());
+    ctx_ = JobContext{&store_, layout_.get(), &config_, {}};
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string AddImage(const std::string& bytes) {
+    std::string id = NewImageId();
+    EXPECT_TRUE(WriteFileAtomic(layout_->Original(id), std::string_view(bytes)).ok());
+    store::ImageRecord rec = store::NewRecord(id, "photo.jpg", NowUnixMillis());
+    rec.original_path = fs::relative(layout_->Original(id), dir_).string();
+    EXPECT_TRUE(store_.Create(rec).ok());
+    return id;
+  }
+
+  Delivery Job(const std::string& id, const std::string& stage, int attempt = 1,
+               bool last = false) {
+    Delivery d;
+    d.stage = stage;
+    d.body = broker::MakeJobMessage({id, "photo.jpg", "x", stage}).body;
+    d.attempt = attempt;
+    d.last_attempt = last;
+    return d;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<pipeline::Layout> layout_;
+  PipelineConfig config_;
+  store::MemoryStatusStore store_;
+  JobContext ctx_;
+};
+
+TEST_F(JobHandlerTest, ThreeStagesCompleteAndEmitOneEvent) {
+  std::string id = AddImage(image::testing::MakePhoto({.width = 1600, .height = 1200}));
+
+  Outcome r = HandleJob(ctx_, Job(id, "resize"));
+  ASSERT_EQ(r.kind, Kind::kAck) << r.error.ToString();
+  ASSERT_EQ(r.publish.size(), 1u);
+  EXPECT_EQ(r.publish[0].routing_key, "watermark");
+  EXPECT_EQ(r.publish[0].message_id, id + ":watermark");
+  EXPECT_EQ(store_.Get(id)->status, "processing");
+
+  Outcome w = HandleJob(ctx_, Job(id, "watermark"));
+  ASSERT_EQ(w.kind, Kind::kAck) << w.error.ToString();
+  EXPECT_EQ(w.publish.at(0).routing_key, "detect");
+
+  Outcome d = HandleJob(ctx_, Job(id, "detect"));
+  ASSERT_EQ(d.kind, Kind::kAck) << d.error.ToString();
+  ASSERT_EQ(d.publish.size(), 1u);
+  EXPECT_EQ(d.publish[0].exchange, "processed_images");
+  EXPECT_EQ(d.publish[0].message_id, id + ":completed");
+  auto ev = nlohmann::json::parse(d.publish[0].body);
+  EXPECT_EQ(ev["event_id"], id + ":completed");
+  EXPECT_EQ(ev["status"], "completed");
+  EXPECT_TRUE(ev.contains("renditions"));
+  EXPECT_TRUE(ev.contains("detections"));
+
+  auto rec = store_.Get(id);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ(rec->status, "completed");
+  ASSERT_TRUE(rec->content_status.has_value());
+  EXPECT_TRUE(rec->detections.has_value());
+  for (const char* stage : store::kStages) {
+    const auto* st = rec->FindStage(stage);
+    ASSERT_NE(st, nullptr);
+    EXPECT_EQ(st->state, "completed");
+    EXPECT_EQ(st->attempts, 1);
+  }
+  for (const auto& r2 : rec->renditions) {
+    EXPECT_FALSE(fs::path(r2.path).is_absolute()) << r2.path;
+    EXPECT_TRUE(fs::exists(dir_ / r2.path)) << r2.path;
+    EXPECT_EQ(r2.watermarked, r2.name != "thumb") << r2.name;
+  }
+}
+
+TEST_F(JobHandlerTest, RedeliveryOfCompletedStageDoesNoWorkAndReemitsSameMessage) {
+  std::string id = AddImage(image::testing::MakePhoto({.width = 800, .height = 600}));
+  Outcome first = HandleJob(ctx_, Job(id, "resize"));
+  ASSERT_EQ(first.kind, Kind::kAck);
+  Delivery again = Job(id, "resize");
+  again.redelivered = true;
+  Outcome second = HandleJob(ctx_, again);
+  ASSERT_EQ(second.kind, Kind::kAck);
+  ASSERT_EQ(second.publish.size(), 1u);
+  EXPECT_EQ(second.publish[0].message_id, first.publish[0].message_id);
+  const auto* st = store_.Get(id)->FindStage("resize");
+  EXPECT_EQ(st->attempts, 1);
+  EXPECT_EQ(st->redeliveries, 1);
+}
+
+TEST_F(JobHandlerTest, CorruptImageParksAtOnceAndFailsTheImage) {
+  std::string id = AddImage(image::testing::TruncatedJpeg(0.3));
+  Outcome r = HandleJob(ctx_, Job(id, "resize"));
+  ASSERT_EQ(r.kind, Kind::kPark);
+  EXPECT_FALSE(r.error.IsTransient());
+  auto rec = store_.Get(id);
+  EXPECT_EQ(rec->status, "failed");
+  ASSERT_TRUE(rec->error.has_value());
+  EXPECT_EQ(rec->error->stage, "resize");
+  EXPECT_FALSE(rec->error->code.empty());
+  ASSERT_EQ(r.publish.size(), 1u);
+  EXPECT_EQ(r.publish[0].message_id, id + ":failed");
+  // A stray later job for a failed image does nothing.
+  Outcome later = HandleJob(ctx_, Job(id, "watermark"));
+  EXPECT_EQ(later.kind, Kind::kAck);
+  EXPECT_TRUE(later.publish.empty());
+}
+
+TEST_F(JobHandlerTest, TransientFaultRetriesThenParksOnLastAttempt) {
+  ctx_.fault = FaultInjection{"resize", 5};
+  std::string id = AddImage(image::testing::MakePhoto({.width = 400, .height = 300}));
+  Outcome r1 = HandleJob(ctx_, Job(id, "resize", 1));
+  ASSERT_EQ(r1.kind, Kind::kRetry);
+  EXPECT_TRUE(r1.publish.empty());
+  EXPECT_EQ(store_.Get(id)->FindStage("resize")->state, "retrying");
+  Outcome r2 = HandleJob(ctx_, Job(id, "resize", 2, /*last=*/true));
+  ASSERT_EQ(r2.kind, Kind::kPark);
+  EXPECT_EQ(store_.Get(id)->status, "failed");
+  EXPECT_EQ(store_.Get(id)->FindStage("resize")->attempts, 2);
+}
+
+TEST_F(JobHandlerTest, TransientFaultThenSuccess) {
+  ctx_.fault = FaultInjection{"resize", 1};
+  std::string id = AddImage(image::testing::MakePhoto({.width = 400, .height = 300}));
+  EXPECT_EQ(HandleJob(ctx_, Job(id, "resize", 1)).kind, Kind::kRetry);
+  Outcome r = HandleJob(ctx_, Job(id, "resize", 2));
+  ASSERT_EQ(r.kind, Kind::kAck) << r.error.ToString();
+  EXPECT_EQ(store_.Get(id)->FindStage("resize")->state, "completed");
+  EXPECT_EQ(store_.Get(id)->FindStage("resize")->attempts, 2);
+}
+
+TEST_F(JobHandlerTest, UnknownRecordAndBadBodyPark) {
+  Outcome r = HandleJob(ctx_, Job(NewImageId(), "resize"));
+  EXPECT_EQ(r.kind, Kind::kPark);
+  EXPECT_EQ(r.error.reason(), "record_missing");
+  Delivery bad;
+  bad.stage = "resize";
+  bad.body = "not json";
+  EXPECT_EQ(HandleJob(ctx_, bad).kind, Kind::kPark);
+  Delivery traversal = Job("../../etc", "resize");
+  EXPECT_EQ(HandleJob(ctx_, traversal).kind, Kind::kPark);
+}
+
+}  // namespace
+}  // namespace photo::worker
