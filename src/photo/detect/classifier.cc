@@ -7,10 +7,11 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <iterator>
 #include <unordered_map>
 
 #include <opencv2/dnn.hpp>
+
+#include "photo/core/files.h"
 
 namespace photo::detect {
 namespace {
@@ -85,8 +86,8 @@ Result<std::unique_ptr<Classifier>> Classifier::Create(const ClassifierOptions& 
                                 "classifier label file is empty: " + options.labels.string());
   }
   {
-    std::ifstream in(options.model, std::ios::binary);
-    impl->onnx.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    ASSIGN_OR_RETURN(const std::string bytes, ReadFile(options.model));
+    impl->onnx.assign(bytes.begin(), bytes.end());
   }
   try {
     // One dry run on a grey image proves the model loads, runs on the

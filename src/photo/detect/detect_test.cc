@@ -37,7 +37,7 @@ cv::Mat LoadSkimage(const char* name) {
 
 // The face model is installed by scripts/setup.sh; its absence is a broken
 // checkout, so the test fails (never skips) and says how to fix it.
-std::unique_ptr<FaceDetector> MakeFaceDetector(FaceModelKind kind, int tile = 512) {
+std::unique_ptr<FaceDetector> MakeFaceDetector(FaceModelKind kind, int tile = 720) {
   FaceOptions o;
   o.kind = kind;
   o.model_dir = DefaultModelDir();
@@ -373,7 +373,7 @@ TEST(AnalyzerTest, WithoutClassifierContentIsUnknown) {
   EXPECT_EQ(d->content_status, "unknown");
   EXPECT_THAT(d->checks_ran, ElementsAre("faces", "phash", "sharpness", "colors"));
   EXPECT_EQ(d->face_count, 1);
-  EXPECT_EQ(d->face_model, "blazeface-back-256+tiles512");
+  EXPECT_EQ(d->face_model, "blazeface-back-256+tiles720");
   EXPECT_EQ(d->analysed_width, 512);
   EXPECT_FALSE(d->blurry);
   EXPECT_THAT(d->labels, IsEmpty());

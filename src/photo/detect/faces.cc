@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <fstream>
-#include <iterator>
 #include <unordered_map>
 #include <utility>
 
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
+
+#include "photo/core/files.h"
 
 namespace photo::detect {
 namespace {
@@ -54,6 +54,20 @@ struct Head {
   int count() const { return cells * cells * anchors; }
 };
 constexpr Head kHeads[2] = {{16, 2}, {8, 6}};
+
+// Start offsets of `tile`-sized windows covering [0, extent): as few as
+// possible while neighbours overlap by at least a sixth of a tile (more than
+// the largest face the whole-image pass can miss), spread evenly.
+std::vector<int> TileStarts(int extent, int tile) {
+  if (extent <= tile) return {0};
+  const int step = tile - tile / 6;
+  const int n = (extent - tile + step - 1) / step + 1;
+  std::vector<int> starts;
+  for (int i = 0; i < n; ++i) {
+    starts.push_back(static_cast<int>(std::lround(1.0 * i * (extent - tile) / (n - 1))));
+  }
+  return starts;
+}
 
 }  // namespace
 
@@ -218,12 +232,10 @@ struct FaceDetector::Impl {
     RunBlaze(bgr, full, boxes);
     const int tile = options.tile_px;
     if (tile > 0 && std::max(bgr.cols, bgr.rows) > tile) {
-      const int step = std::max(1, tile * 3 / 4);
+      const std::vector<int> xs = TileStarts(bgr.cols, tile), ys = TileStarts(bgr.rows, tile);
       std::vector<Box> tiled;
-      for (int y0 = 0;; y0 += step) {
-        const int y = std::min(y0, std::max(0, bgr.rows - tile));
-        for (int x0 = 0;; x0 += step) {
-          const int x = std::min(x0, std::max(0, bgr.cols - tile));
+      for (int y : ys) {
+        for (int x : xs) {
           const cv::Rect win = cv::Rect(x, y, tile, tile) & full;
           std::vector<Box> part;
           RunBlaze(bgr, win, part);
@@ -236,9 +248,7 @@ struct FaceDetector::Impl {
                              (b.y + b.height > win.br().y - m && win.br().y < full.height);
             if (!cut) tiled.push_back(b);
           }
-          if (x + tile >= bgr.cols) break;
         }
-        if (y + tile >= bgr.rows) break;
       }
       boxes.insert(boxes.end(), tiled.begin(), tiled.end());
     }
@@ -279,11 +289,8 @@ Result<std::unique_ptr<FaceDetector>> FaceDetector::Create(const FaceOptions& op
   }
   try {
     if (IsBlazeFace(options.kind)) {
-      std::ifstream in(impl->path, std::ios::binary);
-      impl->onnx.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-      if (!in.good() && !in.eof()) {
-        return UnavailableError("io_error", "cannot read " + impl->path.string());
-      }
+      ASSIGN_OR_RETURN(const std::string bytes, ReadFile(impl->path));
+      impl->onnx.assign(bytes.begin(), bytes.end());
       // Build this thread's network now so a bad file fails here, not later.
       if (impl->ThreadNet().empty()) {
         return InternalError("model_invalid", "cannot load " + impl->path.string());

@@ -56,9 +56,9 @@ struct FaceOptions {
   // Overlapping detections (IoU >= this) are merged, score-weighted.
   double nms_iou = 0.3;
   // Tile side in pixels of the analysed image; 0 = whole image only. Tiles
-  // overlap by a quarter and are run in addition to the whole-image pass.
+  // overlap by at least a sixth and run in addition to the whole-image pass.
   // Only used for BlazeFace and only when the image is larger than a tile.
-  int tile_px = 512;
+  int tile_px = 720;
 };
 
 class FaceDetector {

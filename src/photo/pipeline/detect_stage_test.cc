@@ -1,0 +1,219 @@
+#include "photo/pipeline/detect_stage.h"
+
+#include <vips/vips8>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "photo/core/files.h"
+#include "photo/image/testing/synth.h"
+#include "photo/image/vips.h"
+
+namespace photo::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kId[] = "0123456789abcdef0123456789abcdef";
+const fs::path kAstronaut = "/usr/lib/python3/dist-packages/skimage/data/astronaut.png";
+
+image::RenditionSpec Spec(const std::string& name, int edge, bool wm) {
+  image::RenditionSpec s;
+  s.name = name;
+  s.long_edge = edge;
+  s.watermark = wm;
+  return s;
+}
+
+// Writes `src` scaled to `edge` px as a JPEG at `path`.
+void WriteScaled(const fs::path& src, int edge, const fs::path& path) {
+  image::InitVips();
+  fs::create_directories(path.parent_path());
+  vips::VImage img = vips::VImage::thumbnail(src.c_str(), edge,
+                                             vips::VImage::option()->set("size", VIPS_SIZE_FORCE));
+  img.jpegsave(path.c_str());
+}
+
+class DetectStageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) / ("detect_stage_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    layout_ = std::make_unique<Layout>(dir_);
+    ASSERT_TRUE(WriteFileAtomic(layout_->Original(kId),
+                                image::testing::MakeJpegWithGps(1600, 1200))
+                    .ok());
+    // Clean medium: the astronaut (one face). Clean thumb: the same, small.
+    // Final large: watermarked, a featureless image — never to be analysed.
+    medium_ = layout_->CleanRendition(kId, Spec("medium", 1280, true));
+    thumb_ = layout_->FinalRendition(kId, Spec("thumb", 320, false));
+    large_ = layout_->FinalRendition(kId, Spec("large", 2560, true));
+    WriteScaled(kAstronaut, 1024, medium_);
+    WriteScaled(kAstronaut, 320, thumb_);
+    image::testing::SynthOptions flat;
+    flat.width = 1300;
+    flat.height = 1300;
+    flat.noise_sigma = 0;
+    ASSERT_TRUE(WriteFileAtomic(large_, image::testing::MakePhoto(flat)).ok());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  image::Rendition R(const std::string& name, const fs::path& p, int edge, bool wm,
+                     bool relative) const {
+    image::Rendition r;
+    r.name = name;
+    r.path = relative ? fs::relative(p, dir_).string() : p.string();
+    r.width = r.height = edge;
+    r.watermarked = wm;
+    return r;
+  }
+
+  fs::path dir_, medium_, thumb_, large_;
+  std::unique_ptr<Layout> layout_;
+};
+
+TEST_F(DetectStageTest, AnalysesTheCleanRenditionNearestTheAnalysisSize) {
+  for (bool relative : {true, false}) {
+    SCOPED_TRACE(relative ? "relative paths" : "absolute paths");
+    // The watermarked "large" (1300) is nearer 1280 than the clean 1024 but
+    // must be skipped; the clean thumb (320) is farther.
+    std::vector<image::Rendition> rs = {R("thumb", thumb_, 320, false, relative),
+                                        R("medium", medium_, 1024, false, relative),
+                                        R("large", large_, 1300, true, relative)};
+    auto d = RunDetect(DetectConfig{}, *layout_, kId, rs);
+    ASSERT_TRUE(d.ok()) << d.error().ToString() << " (run scripts/fetch-models.sh)";
+    EXPECT_EQ(d->analysed_width, 1024);
+    EXPECT_EQ(d->analysed_height, 1024);
+    EXPECT_EQ(d->face_count, 1);
+    ASSERT_EQ(d->faces.size(), 1u);
+    EXPECT_NEAR(d->faces[0].x + d->faces[0].width / 2, 205 * 2, 60);
+    EXPECT_NE(d->phash, 0u);
+    EXPECT_GT(d->sharpness, 0);
+    EXPECT_FALSE(d->dominant_colors.empty());
+    EXPECT_EQ(d->exif.camera, "PhotoTest Synth 1");
+    EXPECT_EQ(d->exif.captured_at, "2021:06:05 04:03:02");
+    EXPECT_TRUE(d->exif.gps_present);
+    EXPECT_EQ(d->content_status, "unknown");
+    EXPECT_THAT(d->checks_ran, Contains("exif"));
+    EXPECT_THAT(d->checks_ran, Contains("faces"));
+    EXPECT_THAT(d->checks_ran, Not(Contains("classifier")));
+  }
+}
+
+TEST_F(DetectStageTest, FallsBackToTheOriginalWithoutACleanRendition) {
+  auto d = RunDetect(DetectConfig{}, *layout_, kId, {R("large", large_, 1300, true, true)});
+  ASSERT_TRUE(d.ok()) << d.error().ToString();
+  EXPECT_EQ(d->analysed_width, 1280);  // the 1600x1200 original, shrunk
+  EXPECT_EQ(d->analysed_height, 960);
+}
+
+TEST_F(DetectStageTest, MissingOrEscapingRenditionIsAnError) {
+  fs::remove(medium_);
+  auto d = RunDetect(DetectConfig{}, *layout_, kId, {R("medium", medium_, 1024, false, true)});
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().reason(), "not_found");
+  EXPECT_FALSE(d.error().IsTransient());
+
+  image::Rendition evil = R("medium", medium_, 1024, false, true);
+  evil.path = "../../etc/passwd";
+  auto e = RunDetect(DetectConfig{}, *layout_, kId, {evil});
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().reason(), "invalid_path");
+}
+
+TEST_F(DetectStageTest, ClassifierRulesSetContentStatus) {
+  DetectConfig c;
+  c.face_model = "none";
+  c.classifier_model = PHOTO_TEST_CLASSIFIER_ONNX;
+  c.classifier_labels = (dir_ / "labels.txt").string();
+  std::ofstream(c.classifier_labels) << "bright\ndark\n";
+  c.classifier_width = c.classifier_height = 32;
+  const std::vector<image::Rendition> rs = {R("medium", medium_, 1024, false, true)};
+  c.review_rules = "dark>=0.5";  // the astronaut is mostly dark
+  auto review = RunDetect(c, *layout_, kId, rs);
+  ASSERT_TRUE(review.ok()) << review.error().ToString();
+  EXPECT_EQ(review->content_status, "review");
+  ASSERT_EQ(review->reasons.size(), 1u);
+  EXPECT_THAT(review->reasons[0], HasSubstr("dark"));
+  EXPECT_THAT(review->checks_ran, Contains("classifier"));
+  EXPECT_THAT(review->checks_ran, Not(Contains("faces")));
+  c.review_rules = "bright>=0.9";
+  auto safe = RunDetect(c, *layout_, kId, rs);
+  ASSERT_TRUE(safe.ok());
+  EXPECT_EQ(safe->content_status, "safe");
+  EXPECT_TRUE(safe->reasons.empty());
+}
+
+TEST(DetectConfigTest, LoadsFromEnvironment) {
+  ::setenv("PHOTO_PIPELINE_FACE_MODEL", "lbp", 1);
+  ::setenv("PHOTO_PIPELINE_FACE_THRESHOLD", "0.5", 1);
+  ::setenv("PHOTO_PIPELINE_FACE_TILE", "0", 1);
+  ::setenv("PHOTO_PIPELINE_CLASSIFIER_MODEL", "/m.onnx", 1);
+  ::setenv("PHOTO_PIPELINE_CLASSIFIER_LABELS", "/l.txt", 1);
+  ::setenv("PHOTO_PIPELINE_CLASSIFIER_INPUT", "299x224", 1);
+  ::setenv("PHOTO_PIPELINE_CLASSIFIER_MEAN", "123.7,116.3,103.5", 1);
+  ::setenv("PHOTO_PIPELINE_CLASSIFIER_SOFTMAX", "1", 1);
+  ::setenv("PHOTO_PIPELINE_REVIEW_RULES", "nsfw>=0.5", 1);
+  ::setenv("PHOTO_PIPELINE_BLUR_THRESHOLD", "55", 1);
+  DetectConfig c;
+  Status s = c.LoadFromEnv();
+  for (const char* v : {"PHOTO_PIPELINE_FACE_MODEL", "PHOTO_PIPELINE_FACE_THRESHOLD",
+                        "PHOTO_PIPELINE_FACE_TILE", "PHOTO_PIPELINE_CLASSIFIER_MODEL",
+                        "PHOTO_PIPELINE_CLASSIFIER_LABELS", "PHOTO_PIPELINE_CLASSIFIER_INPUT",
+                        "PHOTO_PIPELINE_CLASSIFIER_MEAN", "PHOTO_PIPELINE_CLASSIFIER_SOFTMAX",
+                        "PHOTO_PIPELINE_REVIEW_RULES", "PHOTO_PIPELINE_BLUR_THRESHOLD"}) {
+    ::unsetenv(v);
+  }
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c.face_model, "lbp");
+  EXPECT_DOUBLE_EQ(c.face_threshold, 0.5);
+  EXPECT_EQ(c.face_tile_px, 0);
+  EXPECT_EQ(c.classifier_width, 299);
+  EXPECT_EQ(c.classifier_height, 224);
+  EXPECT_DOUBLE_EQ(c.classifier_mean[2], 103.5);
+  EXPECT_TRUE(c.classifier_softmax);
+  EXPECT_EQ(c.review_rules, "nsfw>=0.5");
+  EXPECT_DOUBLE_EQ(c.blur_threshold, 55);
+}
+
+TEST(DetectConfigTest, RejectsBadValues) {
+  ::setenv("PHOTO_PIPELINE_FACE_THRESHOLD", "high", 1);
+  DetectConfig c;
+  Status s = c.LoadFromEnv();
+  ::unsetenv("PHOTO_PIPELINE_FACE_THRESHOLD");
+  EXPECT_EQ(s.reason(), "invalid_config");
+  EXPECT_THAT(s.message(), HasSubstr("PHOTO_PIPELINE_FACE_THRESHOLD"));
+
+  auto invalid = [](auto mutate) {
+    DetectConfig d;
+    mutate(d);
+    return d.Validate().reason();
+  };
+  EXPECT_EQ(invalid([](DetectConfig&) {}), "");
+  EXPECT_EQ(invalid([](DetectConfig& d) { d.face_model = "yolo"; }), "invalid_config");
+  EXPECT_EQ(invalid([](DetectConfig& d) { d.face_threshold = 1.5; }), "invalid_config");
+  EXPECT_EQ(invalid([](DetectConfig& d) { d.face_tile_px = 10; }), "invalid_config");
+  EXPECT_EQ(invalid([](DetectConfig& d) { d.review_rules = "nsfw>=0.5"; }), "invalid_config");
+  EXPECT_EQ(invalid([](DetectConfig& d) { d.classifier_model = "/m.onnx"; }), "invalid_config");
+  EXPECT_EQ(invalid([](DetectConfig& d) { d.dominant_colors = 0; }), "invalid_config");
+}
+
+TEST(DetectConfigTest, PrepareReportsAMissingModel) {
+  DetectConfig c;
+  c.face_model_dir = "/nonexistent";
+  Status s = PrepareDetect(c);
+  EXPECT_EQ(s.reason(), "model_missing");
+  EXPECT_THAT(s.message(), HasSubstr("fetch-models.sh"));
+  EXPECT_TRUE(PrepareDetect(DetectConfig{}).ok()) << "run scripts/fetch-models.sh";
+}
+
+}  // namespace
+}  // namespace photo::pipeline
