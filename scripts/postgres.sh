@@ -12,6 +12,8 @@
 #                  data/ (cluster; its unix socket too), server.log
 #   PHOTO_PG_PORT  TCP port on 127.0.0.1 (default 55432)
 #   PHOTO_PG_BIN   PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
+#   PHOTO_PG_FAST  1 = fsync off (throwaway test servers: a crash of the
+#                  machine may corrupt the cluster; a process crash cannot)
 #
 # Listens on 127.0.0.1 only, trust authentication: for local tests, never for
 # anything reachable from outside. initdb refuses to run as root, so as root
@@ -74,8 +76,12 @@ CONF
   if is_running; then
     echo "postgres.sh: already running (pid $(head -1 "$data/postmaster.pid"))" >&2
   else
-    # The port goes on the command line so PHOTO_PG_PORT can change between runs.
-    as_owner "$bin/pg_ctl" start -D "$data" -l "$log" -w -t 60 -o "-p $port" >/dev/null ||
+    # Options go on the command line so they can change between runs.
+    local opts="-p $port"
+    if [ "${PHOTO_PG_FAST:-0}" = 1 ]; then
+      opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    fi
+    as_owner "$bin/pg_ctl" start -D "$data" -l "$log" -w -t 60 -o "$opts" >/dev/null ||
       { tail -n 20 "$log" >&2 || true; die "server did not start (port $port taken?)"; }
   fi
   local psql=("$bin/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -tA)

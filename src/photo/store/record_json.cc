@@ -34,8 +34,7 @@ std::string HexPhash(std::uint64_t v) {
 // "2019:03:04 10:11:12" -> "2019-03-04T10:11:12"; anything else is passed on
 // unchanged, since the camera wrote it and we have nothing better.
 std::string ExifTimeToIso(const std::string& s) {
-  if (s.size() != 19 || s[4] != ':' || s[7] != ':' || s[10] != ' ' || s[13] != ':' ||
-      s[16] != ':')
+  if (s.size() != 19 || s[4] != ':' || s[7] != ':' || s[10] != ' ' || s[13] != ':' || s[16] != ':')
     return s;
   std::string out = s;
   out[4] = '-';
@@ -93,8 +92,8 @@ std::optional<ErrorInfo> LoadError(const json& j) {
 }
 
 image::OutputFormat ParseOutputFormat(const std::string& s) {
-  for (auto f : {image::OutputFormat::kJpeg, image::OutputFormat::kWebp,
-                 image::OutputFormat::kAvif, image::OutputFormat::kPng})
+  for (auto f : {image::OutputFormat::kJpeg, image::OutputFormat::kWebp, image::OutputFormat::kAvif,
+                 image::OutputFormat::kPng})
     if (s == image::OutputFormatName(f)) return f;
   throw std::runtime_error("bad output format: " + s);
 }
@@ -102,10 +101,14 @@ image::OutputFormat ParseOutputFormat(const std::string& s) {
 json StoreDetections(const image::Detections& d) {
   json faces = json::array();
   for (const auto& b : d.faces)
-    faces.push_back({{"x", b.x}, {"y", b.y}, {"w", b.width}, {"h", b.height},
+    faces.push_back({{"x", b.x},
+                     {"y", b.y},
+                     {"w", b.width},
+                     {"h", b.height},
                      {"score", Dbl(static_cast<double>(b.score))}});
   json colors = json::array();
-  for (const auto& c : d.dominant_colors) colors.push_back({{"hex", c.hex}, {"share", Dbl(c.share)}});
+  for (const auto& c : d.dominant_colors)
+    colors.push_back({{"hex", c.hex}, {"share", Dbl(c.share)}});
   json labels = json::array();
   for (const auto& l : d.labels) labels.push_back({{"label", l.label}, {"score", Dbl(l.score)}});
   return {{"face_count", d.face_count},
@@ -210,8 +213,8 @@ json DetectionsToJson(const image::Detections& d) {
       {"dominant_colors", std::move(colors)},
       {"exif",
        {{"camera", d.exif.camera.empty() ? json(nullptr) : json(d.exif.camera)},
-        {"captured_at", d.exif.captured_at.empty() ? json(nullptr)
-                                                   : json(ExifTimeToIso(d.exif.captured_at))},
+        {"captured_at",
+         d.exif.captured_at.empty() ? json(nullptr) : json(ExifTimeToIso(d.exif.captured_at))},
         {"gps_present", d.exif.gps_present},
         {"orientation", d.exif.orientation}}},
       {"labels", std::move(labels)},
@@ -223,8 +226,8 @@ json DetectionsToJson(const image::Detections& d) {
 json RenditionsToJson(const ImageRecord& r) {
   json out = json::object();
   if (!r.original_path.empty())
-    out["original"] = RenditionJson(r.id, "original", r.width, r.height, r.bytes,
-                                    r.source_format, false);
+    out["original"] =
+        RenditionJson(r.id, "original", r.width, r.height, r.bytes, r.source_format, false);
   for (const auto& rend : r.renditions)
     out[rend.name] = RenditionJson(r.id, rend.name, rend.width, rend.height, rend.bytes,
                                    image::OutputFormatName(rend.format), rend.watermarked);
@@ -308,8 +311,7 @@ Result<ImageRecord> RecordFromStorageJson(std::string_view text) {
     return InternalError("corrupt_record", "stored record is not a JSON object");
   try {
     if (j.at("v").get<int>() != kStorageVersion)
-      return InternalError("corrupt_record",
-                           "unknown stored record version " + j.at("v").dump());
+      return InternalError("corrupt_record", "unknown stored record version " + j.at("v").dump());
     ImageRecord r;
     r.id = j.at("id").get<std::string>();
     r.filename = j.at("filename").get<std::string>();

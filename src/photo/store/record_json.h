@@ -12,10 +12,9 @@
 // All functions are pure and thread-safe. None throws.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "photo/core/status.h"
 #include "photo/image/types.h"

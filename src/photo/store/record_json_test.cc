@@ -1,9 +1,9 @@
 #include "photo/store/record_json.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
-
-#include <gtest/gtest.h>
 
 #include "photo/store/testing/record_testing.h"
 
@@ -47,13 +47,12 @@ TEST(RecordJsonTest, FreshRecordApiShape) {
   }
   // Only the original so far; `path` falls back to it.
   ASSERT_EQ(j["renditions"].size(), 1u);
-  EXPECT_EQ(j["renditions"]["original"],
-            json({{"url", "/images/" + std::string(kId) + "/original"},
-                  {"width", 640},
-                  {"height", 480},
-                  {"bytes", 1000},
-                  {"format", "jpeg"},
-                  {"watermarked", false}}));
+  EXPECT_EQ(j["renditions"]["original"], json({{"url", "/images/" + std::string(kId) + "/original"},
+                                               {"width", 640},
+                                               {"height", 480},
+                                               {"bytes", 1000},
+                                               {"format", "jpeg"},
+                                               {"watermarked", false}}));
   EXPECT_EQ(j["path"], r.original_path);
 }
 
@@ -64,8 +63,9 @@ TEST(RecordJsonTest, FinishedRecordApiShape) {
   EXPECT_EQ(j["content_status"], "review");
   EXPECT_EQ(j["updated_at"], "2025-11-27T23:16:05.456Z");
   EXPECT_EQ(j["completed_at"], "2025-11-27T23:16:06.789Z");
-  EXPECT_EQ(j["error"], json({{"stage", "detect"}, {"code", "corrupt_image"},
-                              {"message", "bad huffman table"}}));
+  EXPECT_EQ(
+      j["error"],
+      json({{"stage", "detect"}, {"code", "corrupt_image"}, {"message", "bad huffman table"}}));
 
   const json& resize = j["stages"]["resize"];
   EXPECT_EQ(resize["state"], "completed");
@@ -184,8 +184,7 @@ TEST(RecordJsonTest, InvalidUtf8IsReplacedNotFatal) {
 }
 
 TEST(RecordJsonTest, CorruptStorageTextIsRejected) {
-  for (const char* text : {"", "not json", "[]", "{}", "{\"v\":2}",
-                           "{\"v\":1,\"id\":\"x\"}"}) {
+  for (const char* text : {"", "not json", "[]", "{}", "{\"v\":2}", "{\"v\":1,\"id\":\"x\"}"}) {
     auto r = RecordFromStorageJson(text);
     ASSERT_FALSE(r) << text;
     EXPECT_EQ(r.error().code(), StatusCode::kInternal);

@@ -1,5 +1,6 @@
 // The StatusStore contract against MemoryStatusStore and SqliteStatusStore,
 // plus what only SQLite and the URL factory have (processes, files, URLs).
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -7,8 +8,6 @@
 #include <filesystem>
 #include <memory>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "photo/core/ids.h"
 #include "photo/store/memory_store.h"
@@ -196,10 +195,10 @@ TEST(SqliteStoreTest, CorruptRowIsInternalNotACrash) {
   ASSERT_TRUE(store);
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(raw,
-                         "INSERT INTO images VALUES('bad', 'uploaded', 0, 0, '{\"v\":1,\"id\":3}')",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(raw, "INSERT INTO images VALUES('bad', 'uploaded', 0, 0, '{\"v\":1,\"id\":3}')",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(raw);
   auto got = (*store)->Get("bad");
   ASSERT_FALSE(got);

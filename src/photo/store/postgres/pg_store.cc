@@ -64,12 +64,8 @@ Outcome Fail(PGconn* conn, const PGresult* res, std::string_view what, bool comm
   return {InternalError("store_error", std::move(msg)), false};
 }
 
-bool CommandOk(const PGresult* res) {
-  return res && PQresultStatus(res) == PGRES_COMMAND_OK;
-}
-bool TuplesOk(const PGresult* res) {
-  return res && PQresultStatus(res) == PGRES_TUPLES_OK;
-}
+bool CommandOk(const PGresult* res) { return res && PQresultStatus(res) == PGRES_COMMAND_OK; }
+bool TuplesOk(const PGresult* res) { return res && PQresultStatus(res) == PGRES_TUPLES_OK; }
 
 PgResult Exec(PGconn* conn, const char* sql) { return {PQexec(conn, sql), &PQclear}; }
 
@@ -231,10 +227,10 @@ class PgStatusStore::Impl {
     });
     RETURN_IF_ERROR(s);
     if (found > kSchemaVersion)
-      return FailedPreconditionError("store_schema_too_new",
-                                     "database has schema version " + std::to_string(found) +
-                                         ", this binary knows up to " +
-                                         std::to_string(kSchemaVersion));
+      return FailedPreconditionError("store_schema_too_new", "database has schema version " +
+                                                                 std::to_string(found) +
+                                                                 ", this binary knows up to " +
+                                                                 std::to_string(kSchemaVersion));
     return Status::Ok();
   }
 
@@ -289,8 +285,7 @@ Result<ImageRecord> PgStatusStore::Get(std::string_view id) {
   Status s = impl_->Run([&](PGconn* c) -> Outcome {
     PgResult r = ExecParams(c, "SELECT record FROM images WHERE id = $1", {id});
     if (!TuplesOk(r.get())) return Fail(c, r.get(), "select");
-    if (PQntuples(r.get()) == 0)
-      return {NotFoundError("not_found", "no image " + std::string(id))};
+    if (PQntuples(r.get()) == 0) return {NotFoundError("not_found", "no image " + std::string(id))};
     auto rec = RecordFromStorageJson(Value(r.get(), 0, 0));
     if (!rec) return {rec.error()};
     out = std::move(*rec);
@@ -308,8 +303,7 @@ Result<ImageRecord> PgStatusStore::Update(std::string_view id,
     if (!CommandOk(r.get())) return Fail(c, r.get(), "begin");
     r = ExecParams(c, "SELECT record FROM images WHERE id = $1 FOR UPDATE", {id});
     if (!TuplesOk(r.get())) return Fail(c, r.get(), "select for update");
-    if (PQntuples(r.get()) == 0)
-      return {NotFoundError("not_found", "no image " + std::string(id))};
+    if (PQntuples(r.get()) == 0) return {NotFoundError("not_found", "no image " + std::string(id))};
     auto parsed = RecordFromStorageJson(Value(r.get(), 0, 0));
     if (!parsed) return {parsed.error()};
     ImageRecord rec = std::move(*parsed);
@@ -318,8 +312,9 @@ Result<ImageRecord> PgStatusStore::Update(std::string_view id,
     if (!m.ok()) return {m};  // the lease's return rolls back
     rec.id = std::string(id);
     rec.updated_at_ms = std::max(NowUnixMillis(), prev_updated);
-    r = ExecParams(c, "UPDATE images SET status = $2, updated_at = $3::bigint, record = $4 "
-                      "WHERE id = $1",
+    r = ExecParams(c,
+                   "UPDATE images SET status = $2, updated_at = $3::bigint, record = $4 "
+                   "WHERE id = $1",
                    {id, rec.status, std::to_string(rec.updated_at_ms), RecordToStorageJson(rec)});
     if (!CommandOk(r.get())) return Fail(c, r.get(), "update");
     r = Exec(c, "COMMIT");

@@ -33,9 +33,9 @@ namespace photo::store {
 struct PgOptions {
   // A libpq connection URI or keyword string: "postgresql://user@host:port/db".
   std::string conninfo;
-  int max_connections = 4;       // per store object
-  int connect_timeout_s = 5;     // unless conninfo sets connect_timeout
-  int max_retries = 3;           // retries of an operation on a fresh connection
+  int max_connections = 4;    // per store object
+  int connect_timeout_s = 5;  // unless conninfo sets connect_timeout
+  int max_retries = 3;        // retries of an operation on a fresh connection
 };
 
 class PgStatusStore final : public StatusStore {

@@ -1,6 +1,9 @@
 // The StatusStore contract against a real PostgreSQL (PHOTO_TEST_POSTGRES_URL,
 // set by ctest's `postgres` fixture; skipped when unset), plus reconnects and
 // concurrent migrations.
+#include "photo/store/postgres/pg_store.h"
+
+#include <gtest/gtest.h>
 #include <libpq-fe.h>
 
 #include <cstdlib>
@@ -9,10 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "photo/core/ids.h"
-#include "photo/store/postgres/pg_store.h"
 #include "photo/store/status_store.h"
 #include "photo/store/testing/store_test_suite.h"
 

@@ -128,9 +128,9 @@ class SqliteStatusStore::Impl {
 
   Result<sqlite3*> OpenConnection() {
     sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(opts_.path.c_str(), &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(opts_.path.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       Status s = MapError(rc, db, "open " + opts_.path);
       sqlite3_close_v2(db);
@@ -207,8 +207,8 @@ class SqliteStatusStore::Impl {
       if (!out.busy || attempt >= opts_.max_busy_retries) return out.status;
       // Jittered exponential back-off so colliding processes spread out.
       int cap = std::min(1000, 10 << attempt);
-      std::this_thread::sleep_for(
-          std::chrono::milliseconds(cap / 2 + static_cast<int>(rng() % static_cast<unsigned>(cap))));
+      std::this_thread::sleep_for(std::chrono::milliseconds(
+          cap / 2 + static_cast<int>(rng() % static_cast<unsigned>(cap))));
     }
   }
 
@@ -233,10 +233,10 @@ class SqliteStatusStore::Impl {
     });
     RETURN_IF_ERROR(s);
     if (found > kSchemaVersion)
-      return FailedPreconditionError(
-          "store_schema_too_new", opts_.path + " has schema version " + std::to_string(found) +
-                                      ", this binary knows up to " +
-                                      std::to_string(kSchemaVersion));
+      return FailedPreconditionError("store_schema_too_new", opts_.path + " has schema version " +
+                                                                 std::to_string(found) +
+                                                                 ", this binary knows up to " +
+                                                                 std::to_string(kSchemaVersion));
     return Status::Ok();
   }
 

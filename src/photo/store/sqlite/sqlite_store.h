@@ -31,10 +31,10 @@
 namespace photo::store {
 
 struct SqliteOptions {
-  std::string path;                 // database file; parent directories are created
-  int busy_timeout_ms = 10'000;     // how long one statement waits for a lock
-  int max_busy_retries = 5;         // whole-transaction retries after busy_timeout
-  int max_connections = 4;          // per store object
+  std::string path;              // database file; parent directories are created
+  int busy_timeout_ms = 10'000;  // how long one statement waits for a lock
+  int max_busy_retries = 5;      // whole-transaction retries after busy_timeout
+  int max_connections = 4;       // per store object
   // "FULL" (default): a commit is on disk when Update returns, so a worker
   // that acks its job after Update never loses the status on power loss.
   // "NORMAL" is faster with WAL but may drop the last commits on power loss

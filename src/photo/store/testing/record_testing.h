@@ -34,14 +34,14 @@ inline ImageRecord FullRecord(const std::string& id) {
     s.cpu_ms = 1e-300;
     s.error = ErrorInfo{s.stage, "store_unavailable", "first try: \n\t\"locked\" \u00fc"};
   }
-  r.renditions.push_back({"thumb", "images/x/thumb.webp", 320, 240, 12345,
-                          image::OutputFormat::kWebp, false});
-  r.renditions.push_back({"large", "images/x/large.jpg", 2560, 1920, 987654,
-                          image::OutputFormat::kJpeg, true});
-  r.renditions.push_back({"medium", "images/x/medium.avif", 1280, 960, 55555,
-                          image::OutputFormat::kAvif, true});
-  r.renditions.push_back({"lossless", "images/x/lossless.png", 640, 480, 77777,
-                          image::OutputFormat::kPng, false});
+  r.renditions.push_back(
+      {"thumb", "images/x/thumb.webp", 320, 240, 12345, image::OutputFormat::kWebp, false});
+  r.renditions.push_back(
+      {"large", "images/x/large.jpg", 2560, 1920, 987654, image::OutputFormat::kJpeg, true});
+  r.renditions.push_back(
+      {"medium", "images/x/medium.avif", 1280, 960, 55555, image::OutputFormat::kAvif, true});
+  r.renditions.push_back(
+      {"lossless", "images/x/lossless.png", 640, 480, 77777, image::OutputFormat::kPng, false});
   image::Detections d;
   d.face_count = 2;
   d.faces = {{10, 20, 30, 40, 0.875f}, {-1, 0, 5, 6, 0.1f}};

@@ -206,8 +206,8 @@ TYPED_TEST_P(StoreContractTest, CountByStatusCountsEachStatus) {
 
 TYPED_TEST_P(StoreContractTest, PingSucceeds) { EXPECT_TRUE(this->store_->Ping().ok()); }
 
-REGISTER_TYPED_TEST_SUITE_P(StoreContractTest, CreateThenGetReturnsTheRecord,
-                            GetUnknownIsNotFound, DuplicateCreateIsAlreadyExistsAndKeepsTheFirst,
+REGISTER_TYPED_TEST_SUITE_P(StoreContractTest, CreateThenGetReturnsTheRecord, GetUnknownIsNotFound,
+                            DuplicateCreateIsAlreadyExistsAndKeepsTheFirst,
                             UpdateRoundTripsEveryField, UpdateKeepsIdAndAdvancesUpdatedAt,
                             FailingMutateWritesNothing, UpdateUnknownIsNotFoundAndDoesNotCallMutate,
                             ConcurrentUpdatesLoseNothing, DeleteRemovesAndIsIdempotent,
