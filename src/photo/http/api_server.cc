@@ -1,6 +1,7 @@
 #include "photo/http/api_server.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -125,11 +126,12 @@ bool SecureEquals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-bool IsUploadPath(const std::string& path) { return path == "/upload" || path == "/upload/"; }
-
-// The upload body is not read to its end: tell the client (and cpp-httplib's
-// keep-alive loop) that this connection is done, so leftover body bytes are
-// never parsed as a next request.
+// The request body was not read to its end. cpp-httplib 0.11 ignores a
+// "Connection: close" response header for its own keep-alive loop (the left
+// over bytes get parsed as further requests and answered 400), but clients
+// honour it and stop reusing the connection. Rare by construction: refused
+// uploads are drained (see UploadSink) and only a body that is not even
+// well-formed, or a chunked one far over the limit, ends here.
 void CloseAfter(Response& res) { res.set_header("Connection", "close"); }
 
 // FNV-1a 64: a stable, dependency-free digest for ETags.
@@ -207,57 +209,72 @@ Status ErrnoError(std::string_view what, const fs::path& p) {
 // file (buffered, so the 4 KiB chunks cpp-httplib hands over become 64 KiB
 // writes); other fields are read and dropped. Owns the temp file: it is
 // removed on destruction unless Release()d after the final rename.
+//
+// Once the upload is refused (second file, file over the limit, disk error)
+// the temp file goes at once and the rest of the body is read and dropped, so
+// the connection stays usable for the client's next request (cpp-httplib
+// 0.11 cannot close it for us). Only a body that goes on past
+// `max_body_bytes` (chunked: no Content-Length to refuse up front) is cut.
 class UploadSink {
  public:
-  UploadSink(fs::path tmp_dir, std::uint64_t max_bytes)
-      : tmp_dir_(std::move(tmp_dir)), max_bytes_(max_bytes) {}
-  ~UploadSink() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!path_.empty() && !released_) ::unlink(path_.c_str());
-  }
+  UploadSink(fs::path tmp_dir, std::uint64_t max_bytes, std::uint64_t max_body_bytes)
+      : tmp_dir_(std::move(tmp_dir)), max_bytes_(max_bytes), max_body_bytes_(max_body_bytes) {}
+  ~UploadSink() { Discard(); }
   UploadSink(const UploadSink&) = delete;
   UploadSink& operator=(const UploadSink&) = delete;
 
   bool OnHeader(const httplib::MultipartFormData& part) {
-    in_file_ = part.name == "file";
-    if (!in_file_) return true;
+    in_file_ = false;
+    if (part.name != "file" || !error_.ok()) return true;
     if (saw_file_) {
       // Two files in one request would need two ids and two answers; the
       // compat clients send one. Refuse rather than silently pick one.
-      error_ = InvalidArgumentError("too_many_files", "more than one 'file' part; send one image per request");
-      return false;
+      return Fail(InvalidArgumentError("too_many_files",
+                                       "more than one 'file' part; send one image per request"));
     }
     saw_file_ = true;
     filename_ = part.filename;
     path_ = tmp_dir_ / (kUploadedTmpPrefix + NewImageId() + kUploadedTmpSuffix);
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd_ < 0) {
-      error_ = ErrnoError("create", path_);
+      Status s = ErrnoError("create", path_);
       path_.clear();
-      return false;
+      return Fail(s);
     }
+    in_file_ = true;
     buffer_.reserve(kBufferSize);
     return true;
   }
 
   bool OnData(const char* data, size_t n) {
+    body_bytes_ += n;
+    if (body_bytes_ > max_body_bytes_) {
+      if (error_.ok()) {
+        error_ = ResourceExhaustedError(
+            "too_large", "the request body exceeds " + std::to_string(max_body_bytes_) + " bytes");
+      }
+      cut_ = true;
+      Discard();
+      return false;
+    }
     if (!in_file_) return true;
     bytes_ += n;
     if (bytes_ > max_bytes_) {
-      error_ = ResourceExhaustedError(
-          "too_large", "the file exceeds " + std::to_string(max_bytes_) + " bytes");
-      return false;
+      return Fail(ResourceExhaustedError("too_large",
+                                         "the file exceeds " + std::to_string(max_bytes_) + " bytes"));
     }
-    if (buffer_.size() + n > kBufferSize) {
-      if (!Flush()) return false;
+    if (buffer_.size() + n > kBufferSize && !Flush()) return true;
+    if (n >= kBufferSize) {
+      WriteAll(data, n);
+      return true;
     }
-    if (n >= kBufferSize) return WriteAll(data, n);
     buffer_.insert(buffer_.end(), data, data + n);
     return true;
   }
 
   // Flushes, fsyncs and closes the temp file.
   Status Finish() {
+    if (!error_.ok()) return error_;
     if (!Flush()) return error_;
     if (::fsync(fd_) != 0) return ErrnoError("fsync", path_);
     int fd = fd_;
@@ -269,6 +286,8 @@ class UploadSink {
   void Release() { released_ = true; }
 
   const Status& error() const { return error_; }
+  // True when the body was cut before its end (the connection is spoilt).
+  bool cut() const { return cut_; }
   bool saw_file() const { return saw_file_; }
   const std::string& filename() const { return filename_; }
   std::uint64_t bytes() const { return bytes_; }
@@ -276,6 +295,23 @@ class UploadSink {
 
  private:
   static constexpr size_t kBufferSize = 64 * 1024;
+
+  // Records the first failure, drops the temp file, and keeps the body
+  // flowing (into the void).
+  bool Fail(Status s) {
+    if (error_.ok()) error_ = std::move(s);
+    in_file_ = false;
+    Discard();
+    return true;
+  }
+
+  void Discard() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    if (!path_.empty() && !released_) ::unlink(path_.c_str());
+    path_.clear();
+    buffer_.clear();
+  }
 
   bool Flush() {
     if (buffer_.empty()) return true;
@@ -289,7 +325,7 @@ class UploadSink {
       ssize_t w = ::write(fd_, p, n);
       if (w < 0) {
         if (errno == EINTR) continue;
-        error_ = ErrnoError("write", path_);
+        Fail(ErrnoError("write", path_));
         return false;
       }
       p += w;
@@ -300,6 +336,9 @@ class UploadSink {
 
   fs::path tmp_dir_;
   std::uint64_t max_bytes_;
+  std::uint64_t max_body_bytes_;
+  std::uint64_t body_bytes_ = 0;
+  bool cut_ = false;
   fs::path path_;
   int fd_ = -1;
   bool released_ = false;
@@ -311,6 +350,27 @@ class UploadSink {
   Status error_;
 };
 
+// The default probe: image::ProbeBuffer over a read-only mapping of the
+// upload. image::ProbeFile reads the whole file into a string (a 40 MB
+// upload peaked at ~160 MB of heap); the mapping costs no copy and its pages
+// are the page cache the upload was just written to.
+Result<image::ProbeInfo> ProbeMapped(const fs::path& path, const image::Limits& limits) {
+  FileHandle f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (f.fd < 0 || ::fstat(f.fd, &st) != 0) return ErrnoError("open", path);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size == 0 || size > limits.max_bytes) {
+    // Nothing to map; the probe answers empty_file / too_large from the size.
+    return image::ProbeFile(path, limits);
+  }
+  void* p = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_PRIVATE, f.fd, 0);
+  if (p == MAP_FAILED) return ErrnoError("mmap", path);
+  Result<image::ProbeInfo> info =
+      image::ProbeBuffer(std::string_view(static_cast<const char*>(p), static_cast<size_t>(size)), limits);
+  ::munmap(p, static_cast<size_t>(size));
+  return info;
+}
+
 }  // namespace
 
 // The route handlers and their shared state. Lives as long as the server.
@@ -319,7 +379,7 @@ class ApiServer::Handlers {
   Handlers(const ApiConfig& config, const ApiDeps& deps, metrics::MetricsRegistry& m,
            const pipeline::Layout& layout)
       : config_(config), deps_(deps), metrics_(m), layout_(layout) {
-    probe_ = deps.probe ? deps.probe : ProbeFn(image::ProbeFile);
+    probe_ = deps.probe ? deps.probe : ProbeFn(ProbeMapped);
     metrics_.DeclareCounter(kMetricRequests, "HTTP requests answered, by route, method and status code.");
     metrics_.DeclareHistogram(kMetricDuration, "Time from routing to the response being written, by route.",
                               metrics::DefaultLatencyBuckets());
@@ -364,9 +424,6 @@ class ApiServer::Handlers {
       res.set_header("X-Content-Type-Options", "nosniff");
       return httplib::Server::HandlerResponse::Unhandled;
     });
-    s.set_expect_100_continue_handler([this](const Request& req, Response& res) {
-      return Expect100(req, res);
-    });
     s.set_error_handler(httplib::Server::HandlerWithResponse(
         [this](const Request& req, Response& res) { return OnError(req, res); }));
     s.set_exception_handler([](const Request& req, Response& res, std::exception_ptr ep) {
@@ -387,25 +444,19 @@ class ApiServer::Handlers {
  private:
   // --- POST /upload -------------------------------------------------------
 
-  // Answers before the body is sent when the client asked (curl does for
-  // large files): a refused token or an oversized Content-Length costs the
-  // client no upload.
-  int Expect100(const Request& req, Response& res) {
-    if (req.method != "POST" || !IsUploadPath(req.path)) return 100;
-    tl_request.route = "/upload";
-    if (!Authorized(req)) {
-      Unauthorized(res);
-      return 401;
+  // Reads a request body to its end without keeping it, up to the body
+  // limit. False when the body could not be read to its end.
+  bool Drain(const Request& req, const httplib::ContentReader& reader) const {
+    std::uint64_t seen = 0;
+    const std::uint64_t cap = config_.max_body_bytes();
+    auto sink = [&seen, cap](const char*, size_t n) {
+      seen += n;
+      return seen <= cap;
+    };
+    if (req.is_multipart_form_data()) {
+      return reader([](const httplib::MultipartFormData&) { return true; }, sink);
     }
-    if (req.has_header("Content-Length")) {
-      auto len = req.get_header_value<std::uint64_t>("Content-Length");
-      if (len > config_.max_body_bytes()) {
-        CloseAfter(res);
-        Reject(res, ResourceExhaustedError("too_large", BodyTooLargeMessage()));
-        return 413;
-      }
-    }
-    return 100;
+    return reader(sink);
   }
 
   std::string BodyTooLargeMessage() const {
@@ -426,7 +477,6 @@ class ApiServer::Handlers {
 
   void Unauthorized(Response& res) {
     res.set_header("WWW-Authenticate", "Bearer realm=\"photo-pipeline\"");
-    CloseAfter(res);
     Reject(res, Status(StatusCode::kFailedPrecondition, "unauthorized",
                        "POST /upload needs 'Authorization: Bearer <token>'"));
   }
@@ -460,26 +510,34 @@ class ApiServer::Handlers {
 
   void Upload(const Request& req, Response& res, const httplib::ContentReader& reader) {
     EnterRoute("/upload");
-    if (!Authorized(req)) return Unauthorized(res);
+    if (!Authorized(req)) {
+      // Read (and drop) the body first so the connection stays usable.
+      if (!Drain(req, reader)) CloseAfter(res);
+      return Unauthorized(res);
+    }
     if (!req.is_multipart_form_data()) {
-      CloseAfter(res);
+      bool drained = Drain(req, reader);
+      if (res.status == 413) return Reject(res, ResourceExhaustedError("too_large", BodyTooLargeMessage()));
+      if (!drained) CloseAfter(res);
       return Reject(res, InvalidArgumentError("malformed_multipart",
                                               "expected a multipart/form-data body with a 'file' field"));
     }
 
-    UploadSink sink(config_.data_dir / "tmp", config_.limits.max_bytes);
+    UploadSink sink(config_.data_dir / "tmp", config_.limits.max_bytes, config_.max_body_bytes());
     bool read_ok = reader(
         [&](const httplib::MultipartFormData& part) { return sink.OnHeader(part); },
         [&](const char* data, size_t n) { return sink.OnData(data, n); });
-    if (!read_ok) {
+    if (!read_ok || sink.cut()) {
+      // cpp-httplib status 413: Content-Length over the payload limit; it
+      // read the body into the void before calling us back, so the
+      // connection is fine. Anything else stopped mid-body.
+      if (res.status == 413) return Reject(res, ResourceExhaustedError("too_large", BodyTooLargeMessage()));
       CloseAfter(res);
       if (!sink.error().ok()) return Reject(res, sink.error());
-      // cpp-httplib stopped reading: 413 = Content-Length over the payload
-      // limit (checked before any byte is read), otherwise bad framing.
-      if (res.status == 413) return Reject(res, ResourceExhaustedError("too_large", BodyTooLargeMessage()));
       return Reject(res, InvalidArgumentError("malformed_multipart",
                                               "the multipart/form-data body could not be parsed"));
     }
+    if (!sink.error().ok()) return Reject(res, sink.error());
     if (!sink.saw_file()) {
       return Reject(res, InvalidArgumentError("missing_file", "no form field named 'file'"));
     }
@@ -810,7 +868,7 @@ Status ApiServer::Start() {
   server->set_read_timeout(config_.read_timeout_s, 0);
   server->set_write_timeout(config_.write_timeout_s, 0);
   server->set_keep_alive_timeout(config_.keep_alive_timeout_s);
-  server->set_keep_alive_max_count(100);
+  server->set_keep_alive_max_count(20);
   // Checked against Content-Length before the body is read. Chunked bodies
   // are not covered by it in 0.11; UploadSink counts those.
   // cpp-httplib's default also sets SO_REUSEPORT, which would let a second

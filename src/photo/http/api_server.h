@@ -42,8 +42,9 @@ class Server;
 
 namespace photo::http {
 
-// Decides what an uploaded file is (image::ProbeFile by default; a seam so
-// tests can inject failures the real probe cannot produce on demand).
+// Decides what an uploaded file is. The default runs image::ProbeBuffer over
+// a read-only mmap of the file (same answers as image::ProbeFile, without
+// copying the upload into memory). A seam for tests.
 using ProbeFn = std::function<Result<image::ProbeInfo>(const std::filesystem::path&,
                                                        const image::Limits&)>;
 
@@ -51,7 +52,7 @@ struct ApiDeps {
   store::StatusStore* store = nullptr;      // required; not owned; outlives the server
   broker::Publisher* publisher = nullptr;   // required; not owned; outlives the server
   metrics::MetricsRegistry* metrics = nullptr;  // optional; the server owns one if null
-  ProbeFn probe;                            // optional; image::ProbeFile if empty
+  ProbeFn probe;                            // optional; the mmap'd probe if empty
 };
 
 class ApiServer {

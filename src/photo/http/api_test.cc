@@ -390,8 +390,77 @@ TEST_F(ApiTest, StreamedFileOverTheLimitIsCutAnd413) {
   ASSERT_TRUE(r) << httplib::to_string(r.error());
   EXPECT_EQ(r->status, 413) << r->body;
   EXPECT_EQ(ErrorCode(r), "too_large");
-  EXPECT_EQ(r->get_header_value("Connection"), "close");
   ExpectNothingKept();
+}
+
+TEST_F(ApiTest, EndlessChunkedBodyIsCutAndTheConnectionClosed) {
+  Start();
+  // Past the whole body limit the server stops reading: 413 and
+  // "Connection: close", since the rest of the body is still on the wire.
+  const size_t total = config_.max_body_bytes() * 4;
+  httplib::MultipartFormDataProviderItems providers = {
+      {"file",
+       [total](size_t offset, httplib::DataSink& sink) {
+         std::string chunk(std::min<size_t>(8192, total - offset), 'y');
+         if (!chunk.empty()) sink.write(chunk.data(), chunk.size());
+         if (offset + chunk.size() >= total) sink.done();
+         return true;
+       },
+       "big.jpg", "image/jpeg"}};
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_keep_alive(true);
+  auto r = c.Post("/upload/", {}, {}, providers);
+  if (r) {  // the client may also see the reset of the unread rest first
+    EXPECT_EQ(r->status, 413) << r->body;
+    EXPECT_EQ(ErrorCode(r), "too_large");
+    EXPECT_EQ(r->get_header_value("Connection"), "close");
+  }
+  ExpectNothingKept();
+  EXPECT_EQ(Client().Get("/healthz")->status, 200);
+}
+
+TEST_F(ApiTest, RefusedUploadsLeaveTheConnectionUsable) {
+  config_.api_token = "tok";
+  Start();
+  // One keep-alive connection through every refusal: each answer must belong
+  // to its own request (a body left unread would be parsed as the next one).
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_keep_alive(true);
+  c.set_read_timeout(10, 0);
+  const httplib::Headers auth = {{"Authorization", "Bearer tok"}};
+  const std::string big(config_.limits.max_bytes + 1000, 'z');
+  struct Step {
+    httplib::MultipartFormDataItems items;
+    httplib::Headers headers;
+    int status;
+    const char* code;
+  };
+  const std::vector<Step> steps = {
+      {{{"file", jpeg_, "a.jpg", ""}}, {}, 401, "unauthorized"},
+      {{{"file", jpeg_, "a.jpg", ""}, {"file", jpeg_, "b.jpg", ""}}, auth, 400, "too_many_files"},
+      {{{"file", jpeg_, "a.jpg", ""}}, auth, 202, ""},
+      {{{"file", big, "big.jpg", ""}}, auth, 413, "too_large"},
+      {{{"file", synth::TextBytes(), "t.jpg", ""}}, auth, 415, "unsupported_media_type"},
+      {{{"other", jpeg_, "a.jpg", ""}}, auth, 400, "missing_file"},
+      {{{"file", jpeg_, "a.jpg", ""}}, auth, 202, ""},
+  };
+  for (size_t i = 0; i < steps.size(); ++i) {
+    auto r = c.Post("/upload/", steps[i].headers, steps[i].items);
+    ASSERT_TRUE(r) << "step " << i << ": " << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, steps[i].status) << "step " << i << ": " << r->body;
+    if (steps[i].status != 202) {
+      EXPECT_EQ(ErrorCode(r), steps[i].code) << "step " << i;
+    }
+    EXPECT_NE(r->get_header_value("Connection"), "close") << "step " << i;
+  }
+  auto raw = c.Post("/upload/", auth, jpeg_, "image/jpeg");
+  ASSERT_TRUE(raw);
+  EXPECT_EQ(raw->status, 400);
+  auto health = c.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(publisher_.published().size(), 2u);
+  EXPECT_TRUE(RegularFilesUnder(data_dir_ / "tmp").empty());
 }
 
 TEST_F(ApiTest, FileAtTheLimitIsAccepted) {
