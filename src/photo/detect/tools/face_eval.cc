@@ -10,9 +10,10 @@
 // so a false positive on a face-free picture costs precision.
 //
 // Usage: photo-face-eval --images DIR [--manifest FILE] [--model-dir DIR]
-//          [--size 1280] [--threads 1] [--verbose] [DETECTOR...]
+//          [--size 1280] [--threads 1] [--verbose] [--sharpness] [DETECTOR...]
 // A DETECTOR is "<model>[:th=<score>][:tile=<px>]", model one of
 // blazeface-front-128, blazeface-back-256, haar, lbp.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -24,8 +25,10 @@
 
 #include <nlohmann/json.hpp>
 #include <opencv2/core/utility.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "photo/detect/analyzer.h"
+#include "photo/detect/checks.h"
 #include "photo/detect/faces.h"
 #include "photo/detect/image_io.h"
 
@@ -81,7 +84,7 @@ bool ParseSpec(const std::string& spec, const fs::path& model_dir, FaceOptions& 
 int main(int argc, char** argv) {
   fs::path images, manifest, model_dir = photo::detect::DefaultModelDir();
   int size = 1280, threads = 1;
-  bool verbose = false;
+  bool verbose = false, sharpness = false;
   std::vector<std::string> specs;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -98,9 +101,10 @@ int main(int argc, char** argv) {
     else if (a == "--size") size = std::atoi(next().c_str());
     else if (a == "--threads") threads = std::atoi(next().c_str());
     else if (a == "--verbose") verbose = true;
+    else if (a == "--sharpness") sharpness = true;
     else if (a == "--help" || a == "-h") {
       std::cout << "usage: photo-face-eval --images DIR [--manifest FILE] [--model-dir DIR] "
-                   "[--size 1280] [--threads 1] [--verbose] [MODEL[:th=S][:tile=PX]...]\n";
+                   "[--size 1280] [--threads 1] [--verbose] [--sharpness] [MODEL[:th=S][:tile=PX]...]\n";
       return 0;
     } else specs.push_back(a);
   }
@@ -149,6 +153,20 @@ int main(int argc, char** argv) {
   }
   std::printf("%zu labelled images, analysed at <= %d px, %d OpenCV thread(s)\n\n",
               samples.size(), size, threads);
+  if (sharpness) {
+    // For calibrating PHOTO_PIPELINE_BLUR_THRESHOLD on real photos.
+    for (const Sample& s : samples) {
+      // Beside each photo, the same photo defocused (Gaussian sigma 2 px at
+      // 1280 px): a threshold should sit between the two columns.
+      cv::Mat blurred;
+      cv::GaussianBlur(s.pixels, blurred, cv::Size(0, 0), 2.0 * std::max(s.pixels.cols, s.pixels.rows) / 1280.0);
+      auto v = photo::detect::Sharpness(s.pixels);
+      auto b = photo::detect::Sharpness(blurred);
+      std::printf("sharpness %8.1f  blurred %7.1f  %s\n", v.ok() ? *v : -1.0, b.ok() ? *b : -1.0,
+                  s.file.c_str());
+    }
+    std::printf("\n");
+  }
   std::printf(
       "| detector | exact | within tol. | precision | recall | found/truth | CPU ms/image | wall "
       "ms/image |\n");

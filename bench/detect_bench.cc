@@ -1,0 +1,133 @@
+// Detect checks on a 1280 px image (the "medium" rendition the stage
+// analyses), one OpenCV thread: each face detector and each cheap check.
+// Run: build/<dir>/bench/photo_bench --benchmark_filter=Detect
+#include <benchmark/benchmark.h>
+
+#include <vips/vips8>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+
+#include <opencv2/core/utility.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "photo/detect/analyzer.h"
+#include "photo/detect/checks.h"
+#include "photo/detect/faces.h"
+#include "photo/detect/image_io.h"
+#include "photo/image/vips.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using photo::detect::FaceModelKind;
+
+// skimage's astronaut (Debian python3-skimage) enlarged to 1280x1280: a
+// portrait with one face, like a typical medium rendition.
+const cv::Mat& Image1280() {
+  static const cv::Mat img = [] {
+    cv::setNumThreads(1);
+    auto m = photo::detect::DecodeBgr("/usr/lib/python3/dist-packages/skimage/data/astronaut.png");
+    if (!m.ok()) {
+      std::fprintf(stderr, "detect_bench: %s\n", m.error().ToString().c_str());
+      std::abort();
+    }
+    cv::Mat big;
+    cv::resize(*m, big, cv::Size(1280, 1280), 0, 0, cv::INTER_CUBIC);
+    return big;
+  }();
+  return img;
+}
+
+void BM_DetectFaces(benchmark::State& state, FaceModelKind kind, int tile) {
+  photo::detect::FaceOptions o;
+  o.kind = kind;
+  o.tile_px = tile;
+  o.model_dir = photo::detect::DefaultModelDir();
+  auto det = photo::detect::FaceDetector::Create(o);
+  if (!det.ok()) {
+    state.SkipWithError(det.error().ToString().c_str());
+    return;
+  }
+  const cv::Mat& img = Image1280();
+  for (auto _ : state) {
+    auto faces = (*det)->Detect(img);
+    benchmark::DoNotOptimize(faces);
+  }
+}
+BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_back256, FaceModelKind::kBlazeFaceBack256, 0)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_back256_tiles720, FaceModelKind::kBlazeFaceBack256,
+                  720)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_front128, FaceModelKind::kBlazeFaceFront128, 0)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DetectFaces, haar, FaceModelKind::kHaarDefault, 0)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DetectFaces, lbp, FaceModelKind::kLbpImproved, 0)
+    ->Unit(benchmark::kMillisecond);
+
+void BM_DetectPHash(benchmark::State& state) {
+  const cv::Mat& img = Image1280();
+  for (auto _ : state) benchmark::DoNotOptimize(photo::detect::PerceptualHash(img));
+}
+BENCHMARK(BM_DetectPHash)->Unit(benchmark::kMillisecond);
+
+void BM_DetectSharpness(benchmark::State& state) {
+  const cv::Mat& img = Image1280();
+  for (auto _ : state) benchmark::DoNotOptimize(photo::detect::Sharpness(img));
+}
+BENCHMARK(BM_DetectSharpness)->Unit(benchmark::kMillisecond);
+
+void BM_DetectDominantColors(benchmark::State& state) {
+  const cv::Mat& img = Image1280();
+  for (auto _ : state) benchmark::DoNotOptimize(photo::detect::DominantColors(img, 5));
+}
+BENCHMARK(BM_DetectDominantColors)->Unit(benchmark::kMillisecond);
+
+// Encoded 1280 JPEG on disk, for the decode and EXIF benchmarks.
+const fs::path& Jpeg1280() {
+  static const fs::path p = [] {
+    photo::image::InitVips();
+    fs::path out = fs::temp_directory_path() / "photo_detect_bench_1280.jpg";
+    cv::Mat rgb;
+    cv::cvtColor(Image1280(), rgb, cv::COLOR_BGR2RGB);
+    vips::VImage v = vips::VImage::new_from_memory(rgb.data, rgb.total() * 3, rgb.cols,
+                                                   rgb.rows, 3, VIPS_FORMAT_UCHAR)
+                         .copy();
+    v.set("exif-ifd0-Make", "Bench");
+    v.set("exif-ifd0-Model", "Cam");
+    v.jpegsave(out.c_str(), vips::VImage::option()->set("Q", 82));
+    return out;
+  }();
+  return p;
+}
+
+void BM_DetectDecode1280(benchmark::State& state) {
+  const fs::path& p = Jpeg1280();
+  for (auto _ : state) benchmark::DoNotOptimize(photo::detect::DecodeBgr(p));
+}
+BENCHMARK(BM_DetectDecode1280)->Unit(benchmark::kMillisecond);
+
+void BM_DetectExifSummary(benchmark::State& state) {
+  const fs::path& p = Jpeg1280();
+  for (auto _ : state) benchmark::DoNotOptimize(photo::detect::ReadExifSummary(p));
+}
+BENCHMARK(BM_DetectExifSummary)->Unit(benchmark::kMicrosecond);
+
+// Everything the stage runs on the pixels, with the default configuration.
+void BM_DetectAnalyzeAll(benchmark::State& state) {
+  photo::detect::AnalyzerOptions o;
+  o.face.model_dir = photo::detect::DefaultModelDir();
+  auto a = photo::detect::Analyzer::Create(o);
+  if (!a.ok()) {
+    state.SkipWithError(a.error().ToString().c_str());
+    return;
+  }
+  const cv::Mat& img = Image1280();
+  for (auto _ : state) benchmark::DoNotOptimize((*a)->Analyze(img));
+}
+BENCHMARK(BM_DetectAnalyzeAll)->Unit(benchmark::kMillisecond);
+
+}  // namespace
