@@ -39,7 +39,9 @@ function(photo_add_test NAME)
     set(A_LABELS unit)
   endif()
   gtest_discover_tests(${NAME}
+    # The ENVIRONMENT list is escaped: gtest_discover_tests would otherwise
+    # read its second entry as a property name.
     PROPERTIES LABELS "${A_LABELS}"
-               ENVIRONMENT "PHOTO_SOURCE_DIR=${PROJECT_SOURCE_DIR};PHOTO_BINARY_DIR=${PROJECT_BINARY_DIR}"
+               ENVIRONMENT "PHOTO_SOURCE_DIR=${PROJECT_SOURCE_DIR}\\;PHOTO_BINARY_DIR=${PROJECT_BINARY_DIR}"
     DISCOVERY_TIMEOUT 60)
 endfunction()

@@ -210,9 +210,25 @@ Result<image::Detections> RunDetect(const DetectConfig& config, const Layout& la
 
   // The clean rendition nearest the analysis size: watermark pixels would
   // disturb the hash, the colours and the classifier.
-  const image::Rendition* best = nullptr;
+  // A watermarked rendition still has its clean twin (layout.CleanRendition)
+  // that the watermark stage read from: analyse that one.
+  std::vector<image::Rendition> clean;
   for (const image::Rendition& r : renditions) {
-    if (r.watermarked) continue;
+    image::Rendition c = r;
+    if (r.watermarked) {
+      image::RenditionSpec spec;
+      spec.name = r.name;
+      spec.format = r.format;
+      const fs::path twin = layout.CleanRendition(id, spec);
+      std::error_code ec;
+      if (!fs::exists(twin, ec)) continue;
+      c.path = twin.string();
+      c.watermarked = false;
+    }
+    clean.push_back(std::move(c));
+  }
+  const image::Rendition* best = nullptr;
+  for (const image::Rendition& r : clean) {
     const int d = std::abs(std::max(r.width, r.height) - config.analysis_long_edge);
     if (best == nullptr ||
         d < std::abs(std::max(best->width, best->height) - config.analysis_long_edge) ||
