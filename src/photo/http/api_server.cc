@@ -117,6 +117,13 @@ int HttpStatusFor(const Status& s) {
   }
 }
 
+// The store or the broker could take it later: 503 + Retry-After. Anything
+// else from them (a corrupt record, a bug) is a 500, not an invitation to
+// retry.
+bool IsUnavailable(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
+}
+
 // Constant-time equality, so response timing does not reveal how much of a
 // guessed token was right.
 bool SecureEquals(std::string_view a, std::string_view b) {
@@ -572,9 +579,8 @@ class ApiServer::Handlers {
     if (Status s = deps_.store->Create(record); !s.ok()) {
       spdlog::warn("upload {}: store refused the record: {}", id, s.ToString());
       RemoveImageDir(id);
-      return Reject(res, s.IsTransient() || s.code() == StatusCode::kUnavailable
-                             ? UnavailableError("store_unavailable", s.ToString())
-                             : InternalError("internal", s.ToString()));
+      return Reject(res, IsUnavailable(s) ? UnavailableError("store_unavailable", s.ToString())
+                                          : InternalError("internal", s.ToString()));
     }
 
     broker::OutgoingMessage job = broker::MakeJobMessage(
@@ -637,10 +643,11 @@ class ApiServer::Handlers {
 
   void StoreError(Response& res, const Status& s) {
     if (s.code() == StatusCode::kNotFound) return NotFound(res, "no image with this id");
+    const bool unavailable = IsUnavailable(s);
     SendStatus(res,
-               s.IsTransient() ? UnavailableError("store_unavailable", s.ToString())
-                               : InternalError("internal", s.ToString()),
-               s.IsTransient() ? 503 : 500);
+               unavailable ? UnavailableError("store_unavailable", s.ToString())
+                           : InternalError("internal", s.ToString()),
+               unavailable ? 503 : 500);
   }
 
   // --- GET /images/{id}/{rendition} ---------------------------------------

@@ -262,6 +262,36 @@ TEST_F(ApiTest, StatusAnswers503WhenTheStoreIsDown) {
   EXPECT_EQ(r->body.find("connection refused"), std::string::npos) << "internals leaked: " << r->body;
 }
 
+TEST_F(ApiTest, ACorruptRecordIs500NotARetry) {
+  Start();
+  store_.fail_get_ = InternalError("corrupt_record", "stored record is not a JSON object");
+  auto r = Client().Get("/status/" + NewImageId());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(ErrorCode(r), "internal");
+  EXPECT_FALSE(r->has_header("Retry-After"));
+  EXPECT_EQ(r->body.find("JSON object"), std::string::npos) << "internals leaked: " << r->body;
+}
+
+TEST_F(ApiTest, HandlerExceptionsBecomeJson500) {
+  // A probe that throws stands in for any bug below the handlers.
+  server_ = std::make_unique<ApiServer>(
+      config_, ApiDeps{.store = &store_,
+                       .publisher = &publisher_,
+                       .metrics = nullptr,
+                       .probe = [](const fs::path&, const image::Limits&) -> Result<image::ProbeInfo> {
+                         throw std::runtime_error("boom");
+                       }});
+  ASSERT_TRUE(server_->Start().ok());
+  auto r = Upload(jpeg_);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(ErrorCode(r), "internal");
+  EXPECT_EQ(r->body.find("boom"), std::string::npos);
+  EXPECT_TRUE(RegularFilesUnder(data_dir_ / "tmp").empty());  // RAII removed the temp file
+  EXPECT_EQ(Client().Get("/healthz")->status, 200);
+}
+
 TEST_F(ApiTest, NonImagesAre415AndNothingIsKept) {
   Start();
   for (const std::string& bytes : {synth::TextBytes(), synth::SvgBytes(), synth::PdfBytes()}) {
