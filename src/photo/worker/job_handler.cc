@@ -102,7 +102,7 @@ broker::OutgoingMessage MakeEvent(const store::ImageRecord& rec) {
       {"renditions", store::RenditionsToJson(rec)},
       {"detections", rec.detections ? store::DetectionsToJson(*rec.detections) : nullptr},
       {"completed_at", FormatIso8601(rec.completed_at_ms.value_or(rec.updated_at_ms))},
-      {"path", store::RecordToApiJson(rec).value("path", "")},
+      {"path", store::MainRenditionPath(rec)},
   };
   if (rec.error) {
     j["error"] = {{"stage", rec.error->stage}, {"code", rec.error->code},
