@@ -13,7 +13,6 @@
 #include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <vector>
 
 #include "photo/broker/messages.h"
@@ -784,10 +783,30 @@ class ApiServer::Handlers {
     return httplib::Server::HandlerResponse::Handled;
   }
 
+  // Matches a path against a route's spec path: a "{param}" segment matches
+  // any non-empty segment. (No std::regex here: GCC 12 at -O2 flags its
+  // internals with -Wmaybe-uninitialized.)
+  static bool MatchesRoute(std::string_view path, std::string_view pattern) {
+    while (!path.empty() || !pattern.empty()) {
+      if (path.empty() || pattern.empty() || path.front() != '/' || pattern.front() != '/') return false;
+      path.remove_prefix(1);
+      pattern.remove_prefix(1);
+      size_t p_end = std::min(path.find('/'), path.size());
+      size_t q_end = std::min(pattern.find('/'), pattern.size());
+      std::string_view seg = path.substr(0, p_end);
+      std::string_view want = pattern.substr(0, q_end);
+      const bool param = want.size() >= 2 && want.front() == '{' && want.back() == '}';
+      if (param ? seg.empty() : seg != want) return false;
+      path.remove_prefix(p_end);
+      pattern.remove_prefix(q_end);
+    }
+    return true;
+  }
+
   static std::string AllowedMethods(const std::string& path) {
     std::string allow;
     for (const Route& r : kRoutes) {
-      if (std::regex_match(path, std::regex(r.regex))) {
+      if (MatchesRoute(path, r.path)) {
         std::string m = r.method;
         if (allow.find(m) == std::string::npos) allow += (allow.empty() ? "" : ", ") + m;
         if (m == "GET" && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
