@@ -95,6 +95,14 @@ TEST_F(AmqpTest, TopologyDeclarationIsIdempotent) {
   Status s = DeclareTopology(c);
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(raw.Count(legacy + ".parking"), 0);
+
+  // So are retry queues declared under another retry schedule (their TTL
+  // differs): found by the fault test, where workers restarted with new
+  // delays never consumed.
+  c.stages = {stage};
+  c.retry_delays = {500ms, 1000ms, 2000ms};
+  s = DeclareTopology(c);
+  EXPECT_TRUE(s.ok()) << s.ToString();
 }
 
 TEST_F(AmqpTest, PublishIsConfirmedPersistentAndCarriesMetadata) {

@@ -18,6 +18,22 @@ Status DeclareQueue(Connection& c, const std::string& name, TableBuilder* args) 
   return c.RpcStatus("queue.declare " + name);
 }
 
+// Declares `name`; if it exists with other arguments (406), uses it as it is
+// rather than failing: a consumer whose setup fails retries forever and never
+// consumes, which is worse than a stale argument.
+Status DeclareQueueOrUseExisting(Connection& c, const std::string& name, TableBuilder* args,
+                                 std::string_view consequence) {
+  Status s = DeclareQueue(c, name, args);
+  if (s.code() == StatusCode::kFailedPrecondition && c.healthy()) {
+    spdlog::warn("queue '{}' exists with other arguments ({}); using it as declared ({})", name,
+                 s.message(), consequence);
+    amqp_queue_declare(c.get(), Connection::kChannel, Bytes(name), /*passive=*/1, 0, 0, 0,
+                       amqp_empty_table);
+    s = c.RpcStatus("queue.declare(passive) " + name);
+  }
+  return s;
+}
+
 }  // namespace
 
 std::string RetryQueueName(std::string_view stage, int step) {
@@ -35,24 +51,19 @@ Status DeclareStage(Connection& c, std::string_view stage_view,
     TableBuilder args;
     args.AddString("x-dead-letter-exchange", "");
     args.AddString("x-dead-letter-routing-key", parking);
-    Status s = DeclareQueue(c, stage, &args);
-    if (s.code() == StatusCode::kFailedPrecondition && c.healthy()) {
-      // 406: the queue exists with other arguments. We never rely on the DLX
-      // (parking is an explicit confirmed publish), so use it as it is.
-      spdlog::warn("queue '{}' exists with other arguments ({}); using it as declared", stage,
-                   s.message());
-      amqp_queue_declare(c.get(), Connection::kChannel, Bytes(stage), /*passive=*/1, 0, 0, 0,
-                         amqp_empty_table);
-      s = c.RpcStatus("queue.declare(passive) " + stage);
-    }
-    RETURN_IF_ERROR(s);
+    // We never rely on the work queue's DLX (parking is an explicit
+    // confirmed publish), so an older declaration without it is fine.
+    RETURN_IF_ERROR(DeclareQueueOrUseExisting(c, stage, &args, "no DLX needed"));
   }
   for (size_t i = 0; i < retry_delays.size(); ++i) {
     TableBuilder args;
     args.AddInt("x-message-ttl", retry_delays[i].count());
     args.AddString("x-dead-letter-exchange", "");
     args.AddString("x-dead-letter-routing-key", stage);
-    RETURN_IF_ERROR(DeclareQueue(c, RetryQueueName(stage, static_cast<int>(i) + 1), &args));
+    // A changed PHOTO_PIPELINE_RETRY_DELAYS_MS: the old delay applies until
+    // an operator deletes the retry queue.
+    RETURN_IF_ERROR(DeclareQueueOrUseExisting(c, RetryQueueName(stage, static_cast<int>(i) + 1),
+                                              &args, "its old delay stays in force"));
   }
   return Status::Ok();
 }
