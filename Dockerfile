@@ -57,7 +57,7 @@ RUN apt-get update \
       tini \
  && rm -rf /var/lib/apt/lists/*
 
-RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home \
+RUN useradd --uid 10001 --user-group --home-dir /data --no-create-home \
       --shell /usr/sbin/nologin photo \
  && install -d -o photo -g photo -m 0750 /data
 
