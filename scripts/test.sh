@@ -12,7 +12,7 @@ JOBS=${JOBS:-$(nproc)}
 if [ "${PHOTO_SKIP_ASAN:-0}" != 1 ]; then
   echo "== ASan+UBSan unit tests"
   cmake --preset asan >/dev/null
-  cmake --build --preset asan -j "$JOBS"
+  cmake --build --preset asan -j "$JOBS" --target photo_unit_tests
   ctest --preset asan -j "$JOBS" --timeout 600
 fi
 

@@ -126,6 +126,39 @@ class EndToEnd(unittest.TestCase):
                 self.assertEqual(rec["stages"][stage]["state"], "completed")
         self.assertEqual(len(set(ids)), n)
 
+    def scrape(self, api):
+        status, _, body = api.request("GET", "/metrics")
+        self.assertEqual(status, 200)
+        return pp.parse_metrics(body.decode())
+
+    def test_06_metrics_move_by_the_right_amounts(self):
+        workers = [w for w in SYSTEM.workers if w.alive()]
+        def jobs(stage):
+            return sum(pp.metric(self.scrape(w.metrics), "photo_jobs_total", stage=stage, outcome="ack")
+                       for w in workers if w.stage == stage)
+        api0 = self.scrape(SYSTEM.api)
+        before = {s: jobs(s) for s in ("resize", "watermark", "detect")}
+        finished0 = sum(pp.metric(self.scrape(w.metrics), "photo_images_finished_total")
+                        for w in workers if w.stage == "detect")
+        n = 5
+        ids = [self.upload_ok(pp.make_jpeg(640, 480, seed=5000 + i))["id"] for i in range(n)]
+        status, _, _ = SYSTEM.api.upload(b"not an image at all", filename="x.jpg")
+        self.assertEqual(status, 415)
+        self.wait_events(ids, 120)
+        api1 = self.scrape(SYSTEM.api)
+        self.assertEqual(pp.metric(api1, "photo_uploads_total", result="accepted")
+                         - pp.metric(api0, "photo_uploads_total", result="accepted"), n)
+        self.assertEqual(pp.metric(api1, "photo_upload_rejects_total", reason="unsupported_media_type")
+                         - pp.metric(api0, "photo_upload_rejects_total", reason="unsupported_media_type"), 1)
+        for stage in ("resize", "watermark", "detect"):
+            self.assertEqual(jobs(stage) - before[stage], n, stage)
+        finished1 = sum(pp.metric(self.scrape(w.metrics), "photo_images_finished_total")
+                        for w in workers if w.stage == "detect")
+        self.assertEqual(finished1 - finished0, n)
+        for w in workers:
+            st, _, _ = w.metrics.request("GET", "/readyz")
+            self.assertEqual(st, 200, w.name)
+
     def test_99_broker_down_503_nothing_stored(self):
         env = dict(os.environ)
         r = pp.rabbitmq(os.path.join(REPO, "scripts"), "stop", env=env)
@@ -144,11 +177,24 @@ class EndToEnd(unittest.TestCase):
             self.assertEqual(SYSTEM.data_files(), before)
             st, _, _ = SYSTEM.api.request("GET", "/readyz")
             self.assertEqual(st, 503)
+            # Workers report not ready while their consumers are down.
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                if all(w.metrics.request("GET", "/readyz")[0] == 503 for w in SYSTEM.workers):
+                    break
+                time.sleep(0.5)
+            self.assertTrue(all(w.metrics.request("GET", "/readyz")[0] == 503 for w in SYSTEM.workers))
         finally:
             r = pp.rabbitmq(os.path.join(REPO, "scripts"), "start", env=env)
             self.assertEqual(r.returncode, 0, r.stderr)
         # The API recovers by itself once the broker is back.
         self.assertTrue(SYSTEM.api.wait_ready(60))
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if all(w.metrics.request("GET", "/readyz")[0] == 200 for w in SYSTEM.workers):
+                break
+            time.sleep(0.5)
+        self.assertTrue(all(w.metrics.request("GET", "/readyz")[0] == 200 for w in SYSTEM.workers))
         up = self.upload_ok(pp.make_jpeg(320, 240, seed=10))
         self.wait_events([up["id"]], 90)
 

@@ -98,6 +98,34 @@ class Api:
         return False
 
 
+def parse_metrics(text):
+    """Prometheus text -> {(name, frozenset(labels.items())): value}."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_labels, _, value = line.rpartition(" ")
+        labels = {}
+        name = name_labels
+        if "{" in name_labels:
+            name, rest = name_labels.split("{", 1)
+            for part in rest.rstrip("}").split(","):
+                if "=" in part:
+                    k, v = part.split("=", 1)
+                    labels[k] = v.strip('"')
+        try:
+            out[(name, frozenset(labels.items()))] = float(value)
+        except ValueError:
+            pass
+    return out
+
+
+def metric(metrics, name, **labels):
+    """Sum of the samples of `name` whose labels include `labels`."""
+    want = set(labels.items())
+    return sum(v for (n, l), v in metrics.items() if n == name and want <= set(l))
+
+
 class Proc:
     """A child process with its output in a log file; stopped by PID."""
 
@@ -219,9 +247,13 @@ class System:
         return self
 
     def start_worker(self, stage, index):
+        env = dict(self.env)
+        metrics_port = free_port()
+        env["PHOTO_PIPELINE_METRICS_LISTEN"] = f"127.0.0.1:{metrics_port}"
         w = Proc(f"worker-{stage}-{index}-{len(self.workers)}", [self.binary, "worker", stage],
-                 self.env, self.log_dir)
+                 env, self.log_dir)
         w.stage = stage
+        w.metrics = Api(metrics_port)
         self.workers.append(w)
         return w
 

@@ -59,7 +59,7 @@ int RunApi(const CommonSettings& s, const ApiArgs& args) {
     return 2;
   }
   spdlog::info("api listening on {}:{} (data {}, store {})", config.host, server.port(),
-               config.data_dir.string(), s.DbUrl());
+               config.data_dir.string(), broker::amqp::RedactUrl(s.DbUrl()));
   int sig = WaitForStopSignal([&] { return server.running(); });
   spdlog::info("api stopping (signal {}): draining in-flight requests", sig);
   server.Stop();

@@ -3,13 +3,20 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
+
+#include <httplib.h>
 
 #include "photo/broker/amqp/config.h"
 #include "photo/broker/amqp/consumer_loop.h"
 #include "photo/cli/commands.h"
+#include "photo/http/metrics.h"
 #include "photo/image/vips.h"
 #include "photo/store/status_store.h"
 #include "photo/worker/job_handler.h"
@@ -22,6 +29,74 @@ namespace amqp = broker::amqp;
 struct WorkerArgs {
   std::vector<std::string> stages;
   int concurrency = 1;
+  std::string metrics_listen;  // "" = no listener
+};
+
+void DeclareWorkerMetrics(metrics::MetricsRegistry& m) {
+  m.DeclareCounter("photo_jobs_total", "Jobs handled, by stage and outcome (ack, retry, park)");
+  m.DeclareCounter("photo_jobs_redelivered_total",
+                   "Deliveries the broker marked as redelivered, by stage");
+  m.DeclareCounter("photo_jobs_deduplicated_total",
+                   "Redelivered jobs whose stage had already completed (no work redone)");
+  m.DeclareCounter("photo_images_finished_total", "Images that reached completed or failed");
+  m.DeclareGauge("photo_jobs_in_flight", "Jobs being processed now, by stage");
+  m.DeclareHistogram("photo_stage_duration_seconds", "Wall time of one job, by stage",
+                     metrics::DefaultLatencyBuckets());
+  m.DeclareHistogram("photo_upload_to_complete_seconds",
+                     "From upload accepted to completed/failed, seen by the detect stage",
+                     {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900});
+}
+
+// /metrics, /healthz, /readyz for one worker process. Ready = the store
+// answers and every consumer is registered with the broker.
+class MetricsListener {
+ public:
+  MetricsListener(metrics::MetricsRegistry* m, std::function<bool()> ready)
+      : metrics_(m), ready_(std::move(ready)) {}
+  ~MetricsListener() { Stop(); }
+
+  Status Start(const std::string& listen) {
+    std::string host = listen.substr(0, listen.rfind(':'));
+    int port = std::atoi(listen.c_str() + listen.rfind(':') + 1);
+    if (listen.find(':') == std::string::npos || port < 0 || port > 65535)
+      return InvalidArgumentError("bad_config", "PHOTO_PIPELINE_METRICS_LISTEN: host:port, got " + listen);
+    if (host.empty()) host = "0.0.0.0";
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(metrics_->RenderText(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"status":"ok"})", "application/json");
+    });
+    server_.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+      bool ok = ready_();
+      res.status = ok ? 200 : 503;
+      res.set_content(ok ? R"({"status":"ready"})" : R"({"status":"not_ready"})",
+                      "application/json");
+    });
+    if (port == 0) {
+      port = server_.bind_to_any_port(host);
+    } else if (!server_.bind_to_port(host, port)) {
+      port = -1;
+    }
+    if (port < 0) return UnavailableError("bind_failed", "cannot listen on " + listen);
+    port_ = port;
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    return Status::Ok();
+  }
+  void Stop() {
+    if (thread_.joinable()) {
+      server_.stop();
+      thread_.join();
+    }
+  }
+  int port() const { return port_; }
+
+ private:
+  metrics::MetricsRegistry* metrics_;
+  std::function<bool()> ready_;
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
 };
 
 amqp::Disposition ToDisposition(worker::Outcome o) {
@@ -56,12 +131,28 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
     PrintError(store.error().reason(), store.error().message());
     return 2;
   }
+  // Load the face model now: a missing model should stop the worker at
+  // start, not fail (and park) every image it is given.
+  for (const auto& stage : args.stages) {
+    if (stage != "detect") continue;
+    if (Status st = pipeline::PrepareDetect(config->detect); !st.ok()) {
+      PrintError(st.reason(), st.message());
+      return 2;
+    }
+  }
   pipeline::Layout layout(s.data_dir);
   worker::JobContext ctx{store->get(), &layout, config.get(), worker::FaultInjection::FromEnv()};
   if (ctx.fault.fail_attempts > 0)
     spdlog::warn("fault injection on: first {} attempts of every {} job fail",
                  ctx.fault.fail_attempts, ctx.fault.stage);
 
+  metrics::MetricsRegistry metrics;
+  DeclareWorkerMetrics(metrics);
+  std::mutex in_flight_mu;  // read-modify-write of the in-flight gauge
+  auto add_in_flight = [&](const metrics::Labels& l, double d) {
+    std::lock_guard<std::mutex> lock(in_flight_mu);
+    metrics.Set("photo_jobs_in_flight", l, metrics.Value("photo_jobs_in_flight", l) + d);
+  };
   std::vector<std::unique_ptr<amqp::ConsumerLoop>> loops;
   for (const std::string& stage : args.stages) {
     for (int i = 0; i < args.concurrency; ++i) {
@@ -69,7 +160,7 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
       opts.queue = stage;
       opts.stage = stage;
       opts.role = "worker " + stage;
-      auto handler = [&ctx, stage](const amqp::Delivery& d, std::stop_token) {
+      auto handler = [&ctx, &metrics, &add_in_flight, stage](const amqp::Delivery& d, std::stop_token) {
         worker::Delivery wd;
         wd.stage = stage;
         wd.body = d.body;
@@ -80,7 +171,24 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
         const std::string id = job ? job->id : "?";
         spdlog::debug("{} image_id={} attempt={} redelivered={}", stage, id, d.attempt,
                       d.redelivered);
+        const metrics::Labels by_stage{{"stage", stage}};
+        if (d.redelivered) metrics.Add("photo_jobs_redelivered_total", by_stage);
+        add_in_flight(by_stage, 1);
+        const auto t0 = std::chrono::steady_clock::now();
         worker::Outcome o = worker::HandleJob(ctx, wd);
+        const double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        add_in_flight(by_stage, -1);
+        metrics.Observe("photo_stage_duration_seconds", by_stage, secs);
+        const char* outcome = o.kind == worker::Outcome::Kind::kAck     ? "ack"
+                              : o.kind == worker::Outcome::Kind::kRetry ? "retry"
+                                                                        : "park";
+        metrics.Add("photo_jobs_total", {{"stage", stage}, {"outcome", outcome}});
+        if (o.redelivery_of_done_work) metrics.Add("photo_jobs_deduplicated_total", by_stage);
+        if (o.upload_to_final_ms) {
+          metrics.Add("photo_images_finished_total");
+          metrics.Observe("photo_upload_to_complete_seconds", {}, *o.upload_to_final_ms / 1000.0);
+        }
         if (o.kind != worker::Outcome::Kind::kAck)
           spdlog::warn("{} image_id={} attempt={}: {} ({})", stage, id, d.attempt,
                        o.kind == worker::Outcome::Kind::kRetry ? "retry" : "park",
@@ -91,6 +199,21 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
       };
       loops.push_back(std::make_unique<amqp::ConsumerLoop>(*amqp_config, opts, handler));
     }
+  }
+
+  MetricsListener listener(&metrics, [&] {
+    if (!ctx.store->Ping().ok()) return false;
+    for (const auto& l : loops)
+      if (!l->consuming()) return false;
+    return true;
+  });
+  if (!args.metrics_listen.empty()) {
+    if (Status st = listener.Start(args.metrics_listen); !st.ok()) {
+      PrintError(st.reason(), st.message());
+      return 2;
+    }
+    spdlog::info("worker metrics on {}:{}/metrics",
+                 args.metrics_listen.substr(0, args.metrics_listen.rfind(':')), listener.port());
   }
 
   std::atomic<int> running{0};
@@ -115,6 +238,7 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
   spdlog::info("worker stopping (signal {}): finishing in-flight jobs", sig);
   for (auto& t : threads) t.request_stop();
   threads.clear();  // joins
+  listener.Stop();
   spdlog::info("worker stopped");
   return failed ? 1 : 0;
 }
@@ -132,6 +256,9 @@ void RegisterWorker(CLI::App& app, CommonSettings* s, int* exit_code) {
       ->envname("PHOTO_PIPELINE_WORKER_CONCURRENCY")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  cmd->add_option("--metrics-listen", args->metrics_listen,
+                  "host:port for /metrics, /healthz, /readyz (port 0 = any; empty = off)")
+      ->envname("PHOTO_PIPELINE_METRICS_LISTEN");
   cmd->callback([s, args, exit_code] { *exit_code = RunWorker(*s, *args); });
 }
 

@@ -1,5 +1,7 @@
 #include "photo/image/resize.h"
 
+#include "photo/image/encode.h"
+
 #include <sys/mman.h>
 #include <turbojpeg.h>
 #include <vips/vips8>
@@ -354,39 +356,6 @@ PixelBuffer DecodeVips(std::string_view bytes, const ProbeInfo& info, Size targe
 }
 
 // ---------------------------------------------------------------------------
-// libvips 8.14's webpsave ignores strip=true and always writes an EXIF chunk
-// (a fresh one, but still EXIF). Drop EXIF/XMP/ICCP chunks from the RIFF and
-// clear their VP8X flags, so no WebP rendition carries metadata.
-std::string StripWebpMetadata(std::string in) {
-  auto le32 = [&](size_t at) {
-    return static_cast<std::uint32_t>(static_cast<unsigned char>(in[at])) |
-           static_cast<std::uint32_t>(static_cast<unsigned char>(in[at + 1])) << 8 |
-           static_cast<std::uint32_t>(static_cast<unsigned char>(in[at + 2])) << 16 |
-           static_cast<std::uint32_t>(static_cast<unsigned char>(in[at + 3])) << 24;
-  };
-  if (in.size() < 12 || in.compare(0, 4, "RIFF") != 0 || in.compare(8, 4, "WEBP") != 0) return in;
-  std::string out = in.substr(0, 12);
-  size_t pos = 12;
-  while (pos + 8 <= in.size()) {
-    std::string_view fourcc(in.data() + pos, 4);
-    size_t len = le32(pos + 4);
-    size_t total = 8 + len + (len & 1);
-    if (pos + total > in.size()) total = in.size() - pos;
-    if (fourcc != "EXIF" && fourcc != "XMP " && fourcc != "ICCP") {
-      std::string chunk = in.substr(pos, total);
-      if (fourcc == "VP8X" && chunk.size() > 8) {
-        chunk[8] = static_cast<char>(static_cast<unsigned char>(chunk[8]) & ~0x2cu);
-      }
-      out += chunk;
-    }
-    pos += total;
-  }
-  auto riff = static_cast<std::uint32_t>(out.size() - 8);
-  for (int i = 0; i < 4; ++i) out[4 + static_cast<size_t>(i)] = static_cast<char>((riff >> (8 * i)) & 0xff);
-  return out;
-}
-
-// ---------------------------------------------------------------------------
 // Encoders. strip=true drops EXIF (and with it GPS), XMP, IPTC and ICC.
 
 std::string Encode(const PixelBuffer& pixels, const RenditionSpec& spec) {
@@ -396,39 +365,7 @@ std::string Encode(const PixelBuffer& pixels, const RenditionSpec& spec) {
     flat = FlattenWhite(pixels);
     src = &flat;
   }
-  VImage img = AsVips(*src);
-  void* buf = nullptr;
-  size_t len = 0;
-  switch (spec.format) {
-    case OutputFormat::kJpeg:
-      img.write_to_buffer(".jpg", &buf, &len,
-                          VImage::option()
-                              ->set("Q", spec.quality)
-                              ->set("strip", true)
-                              ->set("optimize_coding", true));
-      break;
-    case OutputFormat::kWebp:
-      img.write_to_buffer(".webp", &buf, &len,
-                          VImage::option()->set("Q", spec.quality)->set("strip", true)->set(
-                              "effort", 2));
-      break;
-    case OutputFormat::kAvif:
-      img.write_to_buffer(".avif", &buf, &len,
-                          VImage::option()
-                              ->set("Q", spec.quality)
-                              ->set("strip", true)
-                              ->set("compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1)
-                              ->set("effort", 0));
-      break;
-    case OutputFormat::kPng:
-      img.write_to_buffer(".png", &buf, &len,
-                          VImage::option()->set("strip", true)->set("compression", 6));
-      break;
-  }
-  std::string out(static_cast<const char*>(buf), len);
-  g_free(buf);
-  if (spec.format == OutputFormat::kWebp) out = StripWebpMetadata(std::move(out));
-  return out;
+  return EncodeVips(AsVips(*src), spec.format, spec.quality);
 }
 
 }  // namespace

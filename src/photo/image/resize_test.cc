@@ -20,7 +20,11 @@ VImage Decode(const std::string& bytes) { return VImage::new_from_buffer(bytes, 
 std::vector<RenditionSpec> Specs(std::vector<int> edges, OutputFormat f = OutputFormat::kJpeg) {
   std::vector<RenditionSpec> specs;
   for (size_t i = 0; i < edges.size(); ++i) {
-    specs.push_back({"r" + std::to_string(i), edges[i], f, 85, false});
+    // append() rather than "r" + ...: GCC 12 -O3 reports a false -Wrestrict
+    // on operator+(const char*, string&&).
+    std::string name = "r";
+    name.append(std::to_string(i));
+    specs.push_back({name, edges[i], f, 85, false});
   }
   return specs;
 }

@@ -1,5 +1,7 @@
 #include "photo/watermark/watermark.h"
 
+#include "photo/image/encode.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -412,40 +414,6 @@ VImage WithoutMetadata(const VImage& im) {
   return out;
 }
 
-// libvips 8.14's webpsave ignores strip=true and always writes an EXIF chunk
-// (a fresh one, but still EXIF). Drops EXIF/XMP/ICCP chunks from the RIFF and
-// clears their VP8X flags. Same treatment as image/resize.cc's renditions, so
-// clean and final WebP files carry the same (no) metadata.
-std::string StripWebpMetadata(const std::string& in) {
-  auto le32 = [&](std::size_t at) {
-    std::uint32_t v = 0;
-    for (std::size_t i = 0; i < 4; ++i) {
-      v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
-    }
-    return v;
-  };
-  if (in.size() < 12 || in.compare(0, 4, "RIFF") != 0 || in.compare(8, 4, "WEBP") != 0) return in;
-  std::string out = in.substr(0, 12);
-  std::size_t pos = 12;
-  while (pos + 8 <= in.size()) {
-    const std::string_view fourcc(in.data() + pos, 4);
-    const std::size_t len = le32(pos + 4);
-    std::size_t total = 8 + len + (len & 1);
-    if (pos + total > in.size()) total = in.size() - pos;
-    if (fourcc != "EXIF" && fourcc != "XMP " && fourcc != "ICCP") {
-      std::string chunk = in.substr(pos, total);
-      if (fourcc == "VP8X" && chunk.size() > 8) {
-        chunk[8] = static_cast<char>(static_cast<unsigned char>(chunk[8]) & ~0x2cu);
-      }
-      out += chunk;
-    }
-    pos += total;
-  }
-  const auto riff = static_cast<std::uint32_t>(out.size() - 8);
-  for (std::size_t i = 0; i < 4; ++i) out[4 + i] = static_cast<char>((riff >> (8 * i)) & 0xffu);
-  return out;
-}
-
 }  // namespace
 
 const char* PositionName(Position p) {
@@ -596,43 +564,13 @@ Result<Encoded> ApplyToEncoded(std::string_view encoded, image::OutputFormat for
     Encoded result;
     result.width = out.width();
     result.height = out.height();
-    void* buf = nullptr;
-    std::size_t len = 0;
-    // Encoder settings match image/resize.cc, so a watermarked rendition is
-    // encoded like its clean sibling.
-    switch (format) {
-      case image::OutputFormat::kJpeg:
-        // JPEG has no alpha: flatten onto white, as the resize stage does.
-        if (out.bands() == 4) {
-          out = AsSrgb(
-              out.flatten(VImage::option()->set("background", std::vector<double>{255, 255, 255}))
-                  .cast(VIPS_FORMAT_UCHAR));
-        }
-        out.write_to_buffer(
-            ".jpg", &buf, &len,
-            VImage::option()->set("Q", quality)->set("strip", true)->set("optimize_coding", true));
-        break;
-      case image::OutputFormat::kWebp:
-        out.write_to_buffer(
-            ".webp", &buf, &len,
-            VImage::option()->set("Q", quality)->set("strip", true)->set("effort", 2));
-        break;
-      case image::OutputFormat::kAvif:
-        out.write_to_buffer(".avif", &buf, &len,
-                            VImage::option()
-                                ->set("Q", quality)
-                                ->set("strip", true)
-                                ->set("compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1)
-                                ->set("effort", 0));
-        break;
-      case image::OutputFormat::kPng:
-        out.write_to_buffer(".png", &buf, &len,
-                            VImage::option()->set("strip", true)->set("compression", 6));
-        break;
+    // JPEG has no alpha: flatten onto white, as the resize stage does.
+    if (format == image::OutputFormat::kJpeg && out.bands() == 4) {
+      out = AsSrgb(out.flatten(VImage::option()->set("background", std::vector<double>{255, 255, 255}))
+                       .cast(VIPS_FORMAT_UCHAR));
     }
-    result.bytes.assign(static_cast<const char*>(buf), len);
-    g_free(buf);
-    if (format == image::OutputFormat::kWebp) result.bytes = StripWebpMetadata(result.bytes);
+    // The shared encoder: a watermarked rendition is encoded like its clean sibling.
+    result.bytes = image::EncodeVips(out, format, quality);
     return result;
   } catch (const vips::VError& e) {
     std::string msg = std::string("encoding watermarked rendition: ") + e.what();

@@ -159,6 +159,7 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
   if (image_failed) return out;  // another stage failed it for good: nothing to do
   if (already_done) {
     out.publish.push_back(NextMessage(stage, *started));
+    out.redelivery_of_done_work = true;
     return out;
   }
 
@@ -201,7 +202,12 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
     if (!s.ok()) return StoreTrouble(s);
     out.kind = final ? Kind::kPark : Kind::kRetry;
     out.error = result;
-    if (final) out.publish.push_back(MakeEvent(failed));
+    if (final) {
+      out.publish.push_back(MakeEvent(failed));
+      out.upload_to_final_ms =
+          static_cast<double>(failed.completed_at_ms.value_or(failed.updated_at_ms) -
+                              failed.created_at_ms);
+    }
     return out;
   }
 
@@ -231,6 +237,8 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
   });
   if (!done) return StoreTrouble(done.error());
   out.publish.push_back(NextMessage(stage, *done));
+  if (!NextStage(stage) && done->completed_at_ms)
+    out.upload_to_final_ms = static_cast<double>(*done->completed_at_ms - done->created_at_ms);
   return out;
 }
 

@@ -6,6 +6,7 @@
 // talks to the broker itself, so it is testable with a memory store.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,10 @@ struct Outcome {
   Kind kind = Kind::kAck;
   std::vector<broker::OutgoingMessage> publish;  // next job or the final event
   Status error;                                  // for kRetry / kPark
+  // Set when this job took the image to completed/failed: upload-to-outcome
+  // time, for the latency histogram.
+  std::optional<double> upload_to_final_ms;
+  bool redelivery_of_done_work = false;          // nothing was recomputed
 };
 
 // Runs `delivery.stage` for the job. Idempotent: a redelivered job whose stage

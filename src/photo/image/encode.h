@@ -1,0 +1,24 @@
+// The one rendition encoder, shared by the resize and watermark stages so a
+// watermarked rendition is encoded exactly like its clean sibling.
+#pragma once
+
+#include <string>
+
+#include <vips/vips8>
+
+#include "photo/image/types.h"
+
+namespace photo::image {
+
+// Encodes an 8-bit sRGB image (3 bands, or 4 with alpha for WebP/AVIF/PNG;
+// callers flatten alpha before JPEG) with every piece of metadata stripped
+// (EXIF and with it GPS, XMP, IPTC, ICC). Throws vips::VError: callers inside
+// image/ and watermark/ turn it into a Status.
+std::string EncodeVips(const vips::VImage& img, OutputFormat format, int quality);
+
+// libvips 8.14's webpsave ignores strip=true and always writes an EXIF chunk
+// (a fresh one, but still EXIF). Drops EXIF/XMP/ICCP chunks from the RIFF and
+// clears their VP8X flags, so no WebP rendition carries metadata.
+std::string StripWebpMetadata(std::string in);
+
+}  // namespace photo::image
