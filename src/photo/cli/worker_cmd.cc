@@ -30,6 +30,7 @@ struct WorkerArgs {
   std::vector<std::string> stages;
   int concurrency = 1;
   std::string metrics_listen;  // "" = no listener
+  int max_redeliveries = 5;
 };
 
 void DeclareWorkerMetrics(metrics::MetricsRegistry& m) {
@@ -142,6 +143,7 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
   }
   pipeline::Layout layout(s.data_dir);
   worker::JobContext ctx{store->get(), &layout, config.get(), worker::FaultInjection::FromEnv()};
+  ctx.max_redeliveries = args.max_redeliveries;
   if (ctx.fault.fail_attempts > 0)
     spdlog::warn("fault injection on: first {} attempts of every {} job fail",
                  ctx.fault.fail_attempts, ctx.fault.stage);
@@ -255,6 +257,11 @@ void RegisterWorker(CLI::App& app, CommonSettings* s, int* exit_code) {
   cmd->add_option("--concurrency", args->concurrency, "Consumers per stage in this process")
       ->envname("PHOTO_PIPELINE_WORKER_CONCURRENCY")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--max-redeliveries", args->max_redeliveries,
+                  "Park a job as crash_loop after this many broker redeliveries of one stage")
+      ->envname("PHOTO_PIPELINE_MAX_REDELIVERIES")
+      ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   cmd->add_option("--metrics-listen", args->metrics_listen,
                   "host:port for /metrics, /healthz, /readyz (port 0 = any; empty = off)")

@@ -131,6 +131,7 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
   // 1. Count the attempt, or notice the work is already done.
   bool already_done = false;
   bool image_failed = false;
+  int redeliveries = 0;
   auto started = ctx.store->Update(id, [&](store::ImageRecord& rec) {
     auto& st = rec.Stage(stage);
     if (rec.status == "failed") {
@@ -138,6 +139,7 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
       return Status::Ok();
     }
     if (d.redelivered) ++st.redeliveries;
+    redeliveries = st.redeliveries;
     if (st.state == "completed") {
       already_done = true;
       return Status::Ok();
@@ -160,6 +162,21 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
   if (already_done) {
     out.publish.push_back(NextMessage(stage, *started));
     out.redelivery_of_done_work = true;
+    return out;
+  }
+
+  if (d.redelivered && redeliveries > ctx.max_redeliveries) {
+    Status crash = InternalError(
+        "crash_loop", "redelivered " + std::to_string(redeliveries) +
+                          " times: the worker died while processing it each time");
+    store::ImageRecord failed;
+    Status s = Fail(ctx, id, stage, crash, /*final=*/true, &failed);
+    if (!s.ok()) return StoreTrouble(s);
+    out.kind = Kind::kPark;
+    out.error = crash;
+    out.publish.push_back(MakeEvent(failed));
+    out.upload_to_final_ms = static_cast<double>(
+        failed.completed_at_ms.value_or(failed.updated_at_ms) - failed.created_at_ms);
     return out;
   }
 

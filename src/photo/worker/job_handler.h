@@ -43,6 +43,11 @@ struct JobContext {
   const pipeline::Layout* layout = nullptr;
   const PipelineConfig* config = nullptr;
   FaultInjection fault;
+  // A job the broker redelivered this many times for one stage (its worker
+  // died mid-job each time: OOM, a decoder crash) is parked as crash_loop
+  // instead of taking down worker after worker. Crashes never reach the retry
+  // counter, so this is the backstop. PHOTO_PIPELINE_MAX_REDELIVERIES.
+  int max_redeliveries = 5;
 };
 
 struct Delivery {

@@ -153,6 +153,29 @@ TEST_F(JobHandlerTest, TransientFaultThenSuccess) {
   EXPECT_EQ(store_.Get(id)->FindStage("resize")->attempts, 2);
 }
 
+TEST_F(JobHandlerTest, CrashLoopIsParkedAfterMaxRedeliveries) {
+  ctx_.max_redeliveries = 2;
+  std::string id = AddImage(image::testing::MakePhoto({.width = 400, .height = 300}));
+  // Simulate workers that died mid-job: the stage starts, then redeliveries.
+  ASSERT_TRUE(store_.Update(id, [](store::ImageRecord& r) {
+                      r.Stage("resize").state = "processing";
+                      return Status::Ok();
+                    }).has_value());
+  Delivery d = Job(id, "resize");
+  d.redelivered = true;
+  store_.Update(id, [](store::ImageRecord& r) {
+    r.Stage("resize").redeliveries = 2;
+    return Status::Ok();
+  }).value();
+  Outcome o = HandleJob(ctx_, d);
+  ASSERT_EQ(o.kind, Kind::kPark);
+  EXPECT_EQ(o.error.reason(), "crash_loop");
+  EXPECT_EQ(store_.Get(id)->status, "failed");
+  EXPECT_EQ(store_.Get(id)->error->code, "crash_loop");
+  ASSERT_EQ(o.publish.size(), 1u);
+  EXPECT_EQ(o.publish[0].message_id, id + ":failed");
+}
+
 TEST_F(JobHandlerTest, UnknownRecordAndBadBodyPark) {
   Outcome r = HandleJob(ctx_, Job(NewImageId(), "resize"));
   EXPECT_EQ(r.kind, Kind::kPark);
