@@ -16,6 +16,13 @@ if [ "${PHOTO_SKIP_ASAN:-0}" != 1 ]; then
   ctest --preset asan -j "$JOBS" --timeout 600
 fi
 
+# A short libFuzzer run of every fuzz target (clang, ASan+UBSan); any crash
+# fails CI. Longer runs: ./scripts/fuzz.sh [SECONDS] (docs/FUZZING.md).
+if [ "${PHOTO_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== Fuzz smoke"
+  ./scripts/fuzz.sh "${PHOTO_FUZZ_SECONDS:-30}"
+fi
+
 echo "== Release build: all tests"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$JOBS"
