@@ -16,7 +16,15 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build/deploy}
 WORK=${WORK:-/tmp/photo-runtime-rehearsal}
 R=$WORK/rootfs
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
+# The archive this machine's apt already uses (deb822 sources first).
+host_mirror() {
+  local f=/etc/apt/sources.list.d/debian.sources
+  if [ -f "$f" ]; then awk '/^URIs:/{print $2; exit}' "$f"; return; fi
+  awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list
+}
+MIRROR=${MIRROR:-$(host_mirror)}
+SECURITY_MIRROR=${SECURITY_MIRROR:-${MIRROR%/debian}/debian-security}
+[ -n "$MIRROR" ] || { echo "set MIRROR to a Debian archive URL" >&2; exit 1; }
 
 command -v debootstrap >/dev/null || { echo "needs debootstrap (apt-get install debootstrap)" >&2; exit 1; }
 DESTDIR=$PWD/$BUILD/stage cmake --install "$BUILD" --prefix /usr >/dev/null
@@ -27,7 +35,7 @@ fi
 cat >"$R/etc/apt/sources.list" <<EOF
 deb $MIRROR bookworm main
 deb $MIRROR bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
+deb $SECURITY_MIRROR bookworm-security main
 EOF
 cp /etc/resolv.conf "$R/etc/resolv.conf"
 printf '#!/bin/sh\nexit 101\n' >"$R/usr/sbin/policy-rc.d"; chmod +x "$R/usr/sbin/policy-rc.d"
