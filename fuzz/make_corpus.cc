@@ -13,6 +13,8 @@
 #include <fstream>
 #include <string>
 
+#include <vips/vips8>
+
 #include "photo/image/testing/synth.h"
 #include "photo/image/vips.h"
 
@@ -57,6 +59,28 @@ std::string StripIcc(const std::string& jpeg) {
   return out;
 }
 
+// A JPEG tagged with libvips' built-in sRGB profile (a few KiB): the
+// decoder's ICC transform path, which the profile-less seeds never reach.
+std::string JpegWithSrgbProfile(const std::string& jpeg) {
+  VipsBlob* profile = nullptr;
+  if (vips_profile_load("srgb", &profile, nullptr) != 0 || profile == nullptr) {
+    std::fprintf(stderr, "fuzz_make_corpus: no built-in sRGB profile: %s\n", vips_error_buffer());
+    std::exit(1);
+  }
+  size_t len = 0;
+  const void* data = vips_blob_get(profile, &len);
+  vips::VImage img = vips::VImage::new_from_buffer(jpeg.data(), jpeg.size(), "");
+  img = img.copy();  // a private header to attach the profile to
+  vips_image_set_blob_copy(img.get_image(), VIPS_META_ICC_NAME, data, len);
+  VipsBlob* out = img.jpegsave_buffer(vips::VImage::option()->set("Q", 75));
+  size_t out_len = 0;
+  const void* out_data = vips_blob_get(out, &out_len);
+  std::string bytes(static_cast<const char*>(out_data), out_len);
+  vips_area_unref(VIPS_AREA(out));
+  vips_area_unref(VIPS_AREA(profile));
+  return bytes;
+}
+
 void ProbeSeeds(const fs::path& dir) {
   using F = synth::SynthFormat;
   Write(dir, "jpeg", Photo(F::kJpeg));
@@ -78,11 +102,13 @@ void ProbeSeeds(const fs::path& dir) {
   for (int o = 2; o <= 8; o += 3) Write(dir, "jpeg_orientation_" + std::to_string(o), synth::MakeOrientedJpeg(o, 48, 32));
   Write(dir, "jpeg_cmyk_no_icc", StripIcc(synth::MakeCmykJpeg(48, 32)));
   Write(dir, "jpeg_grey", synth::MakeGreyJpeg(48, 32));
+  Write(dir, "jpeg_srgb_icc", JpegWithSrgbProfile(Photo(F::kJpeg)));
   Write(dir, "png_rgb16", synth::MakePng16(48, 32));
   Write(dir, "png_grey16", synth::MakePng16(48, 32, true));
   Write(dir, "png_rgba", synth::MakeRgbaPng(48, 32));
   Write(dir, "webp_rgba", synth::MakeRgbaWebp(48, 32));
   Write(dir, "gif_animated", synth::MakeAnimatedGif(32, 24, 3));
+  Write(dir, "gif_too_many_frames", synth::MakeAnimatedGif(4, 4, 20));  // fuzz_probe allows 16
   Write(dir, "jpeg_truncated", synth::TruncatedJpeg(0.5));
   Write(dir, "png_header_bomb", synth::PngHeaderOnly());
   Write(dir, "png_header_small", synth::PngHeaderOnly(64, 48));

@@ -13,6 +13,7 @@
 #   logs/<target>.log  the full libFuzzer output
 # Exit status: 0 when no target failed; 1 otherwise (reproducers are listed).
 # Reproduce one: build/fuzz/fuzz/fuzz_<target> var/fuzz/crashes/<target>/crash-...
+# PHOTO_FUZZ_COVERAGE=1 adds per-source-file coverage of src/ to the summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -93,6 +94,23 @@ for t in "${TARGETS[@]}"; do
   else
     summary+=("$t: ok, ${execs:-?} runs, ${rate:-?} exec/s, ${cov:-?}")
     [ -z "$outcomes" ] || summary+=("    $outcomes")
+    if [ "${PHOTO_FUZZ_COVERAGE:-0}" = 1 ]; then
+      # Replays the corpus once and sums libFuzzer's per-function coverage by
+      # source file (edges include the sanitizers' never-taken error branches,
+      # so 100% is out of reach).
+      (cd "$OUT/run/$t" && "$BUILD/fuzz/fuzz_$t" -runs=0 -print_coverage=1 -max_len="$max_len" \
+          "$OUT/corpus/$t" "$OUT/seeds/$t") >"$OUT/logs/$t.coverage.log" 2>&1 || true
+      while IFS= read -r line; do summary+=("    $line"); done < <(awk -v root="$ROOT/src/" '
+        /^(UN)?COVERED_FUNC:/ {
+          file = $NF; sub(/:[0-9]+$/, "", file)
+          if (index(file, root) != 1) next
+          file = substr(file, length(root) + 1)
+          split($5, e, "/"); covered[file] += e[1]; total[file] += e[2]
+          funcs[file]++; if ($1 == "COVERED_FUNC:") hit[file]++
+        }
+        END { for (f in total) printf "%-40s functions %3d/%-3d edges %4d/%d\n", f, hit[f], funcs[f], covered[f], total[f] }
+      ' "$OUT/logs/$t.coverage.log" | sort)
+    fi
   fi
 done
 
