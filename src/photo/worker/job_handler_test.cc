@@ -107,7 +107,9 @@ TEST_F(JobHandlerTest, RedeliveryOfCompletedStageDoesNoWorkAndReemitsSameMessage
   ASSERT_EQ(second.kind, Kind::kAck);
   ASSERT_EQ(second.publish.size(), 1u);
   EXPECT_EQ(second.publish[0].message_id, first.publish[0].message_id);
-  const auto* st = store_.Get(id)->FindStage("resize");
+  auto rec = store_.Get(id);  // keep the record alive while `st` points into it
+  ASSERT_TRUE(rec.has_value());
+  const auto* st = rec->FindStage("resize");
   EXPECT_EQ(st->attempts, 1);
   EXPECT_EQ(st->redeliveries, 1);
 }
