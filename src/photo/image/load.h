@@ -6,6 +6,7 @@
 
 #include <vips/vips8>
 
+#include <string>
 #include <string_view>
 
 #include "photo/image/types.h"
@@ -16,6 +17,14 @@ namespace photo::image::internal {
 // until pixels are requested. `bytes` must outlive the returned image and
 // every image derived from it. `options` is consumed (may be nullptr).
 vips::VImage LoadBuffer(Format format, std::string_view bytes, vips::VOption* options = nullptr);
+
+// The text of a libvips failure, for a Status message (which may reach an API
+// client): what `e` carries, trailing whitespace trimmed, at most ~512 bytes
+// (libtiff alone can log a line per unknown tag), and libvips' error buffer
+// cleared. That buffer is process-wide and cumulative: callers also clear it
+// (vips_error_clear) before their libvips work so the text is about their
+// input only. Under concurrency another thread's lines can still slip in.
+std::string VipsErrorText(const vips::VError& e);
 
 // libvips' nickname of an interpretation ("srgb", "cmyk", "b-w", ...).
 const char* InterpretationName(VipsInterpretation interpretation);

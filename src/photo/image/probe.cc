@@ -213,6 +213,10 @@ Result<ProbeInfo> ProbeBuffer(std::string_view bytes, const Limits& limits) {
   info.format = *format;
   info.bytes = bytes.size();
   info.trailing_bytes = structure.trailing_bytes;
+  // libvips' error buffer is process-wide and cumulative (even a load that
+  // succeeds can leave text in it): start clean so that a refusal's message
+  // is about this input, not earlier ones (other clients' uploads).
+  vips_error_clear();
   try {
     // Header only: loaders are lazy, and no pixel is requested below.
     vips::VImage header = internal::LoadBuffer(
@@ -231,9 +235,8 @@ Result<ProbeInfo> ProbeBuffer(std::string_view bytes, const Limits& limits) {
     info.has_alpha = header.has_alpha();
     info.has_icc = header.get_typeof(VIPS_META_ICC_NAME) != 0;
   } catch (const vips::VError& e) {
-    std::string what = e.what();
-    while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
-    return Corrupt(std::string(FormatName(*format)) + " header unreadable: " + what);
+    return Corrupt(std::string(FormatName(*format)) +
+                   " header unreadable: " + internal::VipsErrorText(e));
   }
   RETURN_IF_ERROR(CheckDimensions(static_cast<std::uint64_t>(info.width),
                                   static_cast<std::uint64_t>(info.height), limits));

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "photo/image/load.h"
 #include "photo/image/testing/synth.h"
 
 namespace photo::image {
@@ -175,6 +176,44 @@ TEST(ProbeTest, PolyglotIsAJpegWithTrailingBytes) {
   Result<ProbeInfo> clean = ProbeBuffer(Photo(SynthFormat::kJpeg), {});
   ASSERT_TRUE(clean.has_value());
   EXPECT_EQ(clean->trailing_bytes, 0u);
+}
+
+// libvips keeps its errors in one process-wide buffer that only grows, and a
+// refusal's message reaches the API client (415 body): it must be about this
+// input, not an earlier upload (found by fuzz/fuzz_probe).
+TEST(ProbeTest, RefusalMessageIsAboutThisInputOnly) {
+  // A TIFF whose first directory lies far past the end of the file.
+  const std::string bad_tiff("II*\0\xff\xff\xff\x3f", 8);
+  // An ISO-BMFF 'ftyp' box of a HEIF, then garbage.
+  const std::string bad_heif =
+      std::string("\0\0\0\x18" "ftypheic\0\0\0\0mif1heic", 24) + std::string(64, 'x');
+  Result<ProbeInfo> tiff = ProbeBuffer(bad_tiff, {});
+  ASSERT_FALSE(tiff.has_value());
+  ASSERT_EQ(tiff.error().reason(), "corrupt_image") << tiff.error().ToString();
+  ASSERT_NE(tiff.error().message().find("TIFF"), std::string::npos) << tiff.error().message();
+
+  Result<ProbeInfo> heif = ProbeBuffer(bad_heif, {});
+  ASSERT_FALSE(heif.has_value());
+  EXPECT_EQ(heif.error().reason(), "corrupt_image");
+  EXPECT_EQ(heif.error().message().find("TIFF"), std::string::npos) << heif.error().message();
+  Result<ProbeInfo> again = ProbeBuffer(bad_heif, {});
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().message(), heif.error().message());
+}
+
+TEST(ProbeTest, VipsErrorTextIsBoundedAndClearsTheBuffer) {
+  std::string many;
+  for (int i = 0; i < 200; ++i) {
+    many += "TIFFFetchNormalTag: custom tag " + std::to_string(i) + "\n";
+  }
+  many += "vips__tiff_openin_source: unable to open source for input\n";
+  vips_error("test", "%s", "left over");
+  const std::string text = internal::VipsErrorText(vips::VError(many));
+  EXPECT_LE(text.size(), 520u);
+  EXPECT_EQ(text.rfind("TIFFFetchNormalTag: custom tag 0\n", 0), 0u) << text;
+  EXPECT_NE(text.find("unable to open source for input"), std::string::npos) << text;
+  EXPECT_STREQ(vips_error_buffer(), "");
+  EXPECT_EQ(internal::VipsErrorText(vips::VError("short\n")), "short");
 }
 
 TEST(ProbeTest, SniffFormat) {

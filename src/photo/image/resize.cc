@@ -95,11 +95,6 @@ Status Corrupt(std::string message) {
   return InvalidArgumentError("corrupt_image", std::move(message));
 }
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 // ---------------------------------------------------------------------------
 // Pixel operations on 8-bit interleaved buffers.
 
@@ -416,6 +411,7 @@ Result<RenditionSet> MakeRenditions(std::string_view bytes, std::span<const Rend
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return specs[a].long_edge > specs[b].long_edge; });
+  vips_error_clear();  // process-wide and cumulative: messages about this input only (probe.cc)
   try {
     Size top = FitLongEdge(dw, dh, specs[order.front()].long_edge);
     std::optional<PixelBuffer> largest;
@@ -441,11 +437,12 @@ Result<RenditionSet> MakeRenditions(std::string_view bytes, std::span<const Rend
         out.bytes = Encode(current, spec);
       } catch (const vips::VError& e) {
         return InternalError("internal", std::string(OutputFormatName(spec.format)) +
-                                             " encode failed: " + Trim(e.what()));
+                                             " encode failed: " + internal::VipsErrorText(e));
       }
     }
   } catch (const vips::VError& e) {
-    return Corrupt(std::string(FormatName(info.format)) + " decode failed: " + Trim(e.what()));
+    return Corrupt(std::string(FormatName(info.format)) +
+                   " decode failed: " + internal::VipsErrorText(e));
   } catch (const cv::Exception& e) {
     return InternalError("internal", std::string("opencv: ") + e.what());
   } catch (const std::bad_alloc&) {
