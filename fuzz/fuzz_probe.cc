@@ -37,10 +37,8 @@ using photo::image::RenditionSpec;
 // Small caps: a bomb header is refused before decoding, anything accepted
 // decodes in milliseconds, and every refusal is reachable (max_bytes is
 // under scripts/fuzz.sh's -max_len of 256 KiB).
-constexpr Limits kLimits{.max_bytes = 192u * 1024,
-                         .max_pixels = 4'000'000,
-                         .max_frames = 16,
-                         .max_dimension = 8192};
+constexpr Limits kLimits{
+    .max_bytes = 192u * 1024, .max_pixels = 4'000'000, .max_frames = 16, .max_dimension = 8192};
 
 const std::vector<RenditionSpec>& Specs() {
   static const std::vector<RenditionSpec> specs = {
@@ -68,7 +66,8 @@ void Count(const std::string& outcome) {
 void PrintOutcomes() {
   std::lock_guard<std::mutex> lock(g_mu);
   std::fprintf(stderr, "fuzz_probe outcomes:");
-  for (const auto& [k, v] : *g_outcomes) std::fprintf(stderr, " %s=%llu", k.c_str(), static_cast<unsigned long long>(v));
+  for (const auto& [k, v] : *g_outcomes)
+    std::fprintf(stderr, " %s=%llu", k.c_str(), static_cast<unsigned long long>(v));
   std::fprintf(stderr, "\n");
 }
 
@@ -77,15 +76,26 @@ bool IsProbeReason(const std::string& r) {
          r == "too_many_pixels" || r == "too_many_frames" || r == "corrupt_image";
 }
 
+// Refusal messages reach API clients (415/413 bodies) and failure records:
+// short, and about this input only (libvips' error buffer is process-wide).
+void CheckMessage(const photo::Status& s) {
+  if (s.message().size() > 2048) {
+    Fail("a " + std::to_string(s.message().size()) +
+         "-byte error message: " + s.message().substr(0, 400));
+  }
+}
+
 void CheckProbe(const ProbeInfo& info, size_t size) {
   if (info.width <= 0 || info.height <= 0) Fail("accepted with a non-positive size");
   if (info.width > kLimits.max_dimension || info.height > kLimits.max_dimension) {
     Fail("accepted a side over max_dimension");
   }
-  if (static_cast<std::uint64_t>(info.width) * static_cast<std::uint64_t>(info.height) > kLimits.max_pixels) {
+  if (static_cast<std::uint64_t>(info.width) * static_cast<std::uint64_t>(info.height) >
+      kLimits.max_pixels) {
     Fail("accepted more pixels than max_pixels");
   }
-  if (info.frames < 1 || info.frames > kLimits.max_frames) Fail("accepted a frame count out of range");
+  if (info.frames < 1 || info.frames > kLimits.max_frames)
+    Fail("accepted a frame count out of range");
   if (info.orientation < 1 || info.orientation > 8) Fail("orientation out of 1..8");
   if (info.bytes != size) Fail("ProbeInfo::bytes differs from the input size");
 }
@@ -108,12 +118,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
   if (!probe) {
     const std::string& reason = probe.error().reason();
     if (!IsProbeReason(reason)) Fail("probe reason '" + reason + "': " + probe.error().ToString());
+    CheckMessage(probe.error());
+    // A pure function of (bytes, limits): the same refusal, word for word.
+    photo::Result<ProbeInfo> again = photo::image::ProbeBuffer(bytes, kLimits);
+    if (again || again.error().ToString() != probe.error().ToString()) {
+      Fail("probing the same bytes twice gave different answers: '" + probe.error().ToString() +
+           "' then '" + (again ? std::string("ok") : again.error().ToString()) + "'");
+    }
     Count("probe:" + reason);
     return 0;
   }
   CheckProbe(*probe, size);
 
-  photo::Result<photo::image::RenditionSet> set = photo::image::MakeRenditions(bytes, Specs(), kLimits);
+  photo::Result<photo::image::RenditionSet> set =
+      photo::image::MakeRenditions(bytes, Specs(), kLimits);
   if (!set) {
     const std::string& reason = set.error().reason();
     // The probe already accepted these bytes: MakeRenditions probes them
@@ -121,6 +139,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     if (reason != "corrupt_image" && reason != "internal") {
       Fail("renditions reason '" + reason + "' after an accepted probe: " + set.error().ToString());
     }
+    CheckMessage(set.error());
     Count("decode:" + reason);
     return 0;
   }

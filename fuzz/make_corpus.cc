@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
-
 #include <vips/vips8>
 
 #include "photo/image/testing/synth.h"
@@ -51,7 +50,8 @@ std::string StripIcc(const std::string& jpeg) {
   while (pos + 4 <= jpeg.size() && static_cast<unsigned char>(jpeg[pos]) == 0xff) {
     const auto marker = static_cast<unsigned char>(jpeg[pos + 1]);
     if (marker == 0xda) break;  // start of scan: the rest is entropy-coded data
-    const size_t len = (static_cast<unsigned char>(jpeg[pos + 2]) << 8) | static_cast<unsigned char>(jpeg[pos + 3]);
+    const size_t len = (static_cast<unsigned char>(jpeg[pos + 2]) << 8) |
+                       static_cast<unsigned char>(jpeg[pos + 3]);
     if (marker != 0xe2) out.append(jpeg, pos, len + 2);
     pos += len + 2;
   }
@@ -99,7 +99,8 @@ void ProbeSeeds(const fs::path& dir) {
   Write(dir, "tiff", Photo(F::kTiff));
   Write(dir, "heif", Photo(F::kHeif));
   Write(dir, "avif", Photo(F::kAvif));
-  for (int o = 2; o <= 8; o += 3) Write(dir, "jpeg_orientation_" + std::to_string(o), synth::MakeOrientedJpeg(o, 48, 32));
+  for (int o = 2; o <= 8; o += 3)
+    Write(dir, "jpeg_orientation_" + std::to_string(o), synth::MakeOrientedJpeg(o, 48, 32));
   Write(dir, "jpeg_cmyk_no_icc", StripIcc(synth::MakeCmykJpeg(48, 32)));
   Write(dir, "jpeg_grey", synth::MakeGreyJpeg(48, 32));
   Write(dir, "jpeg_srgb_icc", JpegWithSrgbProfile(Photo(F::kJpeg)));
@@ -125,12 +126,14 @@ constexpr char kB[] = "XyZ";
 
 std::string FilePart(const std::string& content, const std::string& filename = "photo.jpg",
                      const std::string& type = "image/jpeg", const std::string& boundary = kB) {
-  return "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename +
-         "\"\r\nContent-Type: " + type + "\r\n\r\n" + content + "\r\n";
+  return "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" +
+         filename + "\"\r\nContent-Type: " + type + "\r\n\r\n" + content + "\r\n";
 }
 
-std::string FieldPart(const std::string& name, const std::string& value, const std::string& boundary = kB) {
-  return "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n";
+std::string FieldPart(const std::string& name, const std::string& value,
+                      const std::string& boundary = kB) {
+  return "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" +
+         value + "\r\n";
 }
 
 std::string End(const std::string& boundary = kB) { return "--" + boundary + "--\r\n"; }
@@ -163,11 +166,14 @@ void MultipartSeeds(const fs::path& dir) {
         "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\nX-Pad: " +
             std::string(8 * 1024, 'a') + "\r\n\r\n" + jpeg + "\r\n" + End());
   Write(dir, "filename_traversal", FilePart(jpeg, "../../../../etc/passwd") + End());
-  Write(dir, "filename_control_chars", FilePart(jpeg, std::string("a\x01\x1b[31m\x7f.jpg")) + End());
+  Write(dir, "filename_control_chars",
+        FilePart(jpeg, std::string("a\x01\x1b[31m\x7f.jpg")) + End());
   static constexpr char kNulName[] = "..\\..\\x\0y.jpg";
-  Write(dir, "filename_backslash_nul", FilePart(jpeg, std::string(kNulName, sizeof kNulName - 1)) + End());
+  Write(dir, "filename_backslash_nul",
+        FilePart(jpeg, std::string(kNulName, sizeof kNulName - 1)) + End());
   Write(dir, "lf_only_lines",
-        "--XyZ\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\n\n" + jpeg + "\n--XyZ--\n");
+        "--XyZ\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\n\n" + jpeg +
+            "\n--XyZ--\n");
   Write(dir, "svg", FilePart(synth::SvgBytes(), "a.svg", "image/svg+xml") + End());
   Write(dir, "polyglot", FilePart(synth::PolyglotJpegHtmlZip()) + End());
   Write(dir, "truncated_jpeg", FilePart(synth::TruncatedJpeg(0.5)) + End());
@@ -181,19 +187,39 @@ void MultipartSeeds(const fs::path& dir) {
 
   // Mode bytes (see fuzz_multipart.cc).
   const std::string webkit = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
-  Write(dir, "mode1_webkit_boundary", "\x01" + webkit + "\n" + FilePart(jpeg, "a.jpg", "image/jpeg", webkit) + End(webkit));
-  Write(dir, "mode1_quoted_boundary", "\x01\"q b\"\n" + FilePart(jpeg, "a.jpg", "image/jpeg", "q b") + End("q b"));
-  Write(dir, "mode1_empty_boundary", "\x01\n" + FilePart(jpeg, "a.jpg", "image/jpeg", "") + End(""));
+  Write(dir, "mode1_webkit_boundary",
+        "\x01" + webkit + "\n" + FilePart(jpeg, "a.jpg", "image/jpeg", webkit) + End(webkit));
+  Write(dir, "mode1_quoted_boundary",
+        "\x01\"q b\"\n" + FilePart(jpeg, "a.jpg", "image/jpeg", "q b") + End("q b"));
+  Write(dir, "mode1_empty_boundary",
+        "\x01\n" + FilePart(jpeg, "a.jpg", "image/jpeg", "") + End(""));
   Write(dir, "mode2_no_boundary", "\x02multipart/form-data\n" + FilePart(jpeg) + End());
   Write(dir, "mode2_text_plain", "\x02text/plain\n" + jpeg);
-  Write(dir, "mode2_octet_stream", "\x02" "application/octet-stream\n" + jpeg);
+  Write(dir, "mode2_octet_stream",
+        "\x02"
+        "application/octet-stream\n" +
+            jpeg);
   Write(dir, "mode3_chunked", "\x03\x3f" + FilePart(jpeg) + End());
-  Write(dir, "mode3_chunked_over_limit", "\x03\xff" + FilePart(std::string(48 * 1024, 'x')) + End());
-  Write(dir, "mode4_expect_continue", "\x04" "Expect: 100-continue\n" + FilePart(jpeg) + End());
-  Write(dir, "mode4_huge_header", "\x04X-Pad: " + std::string(12 * 1024, 'b') + "\n" + FilePart(jpeg) + End());
-  Write(dir, "mode4_header_without_colon", "\x04" "NoColonHere\n" + FilePart(jpeg) + End());
-  Write(dir, "mode5_wrong_token", "\x05" "Bearer wrong\n" + FilePart(jpeg) + End());
-  Write(dir, "mode5_basic_auth", "\x05" "Basic Zm9vOmJhcg==\n" + FilePart(jpeg) + End());
+  Write(dir, "mode3_chunked_over_limit",
+        "\x03\xff" + FilePart(std::string(48 * 1024, 'x')) + End());
+  Write(dir, "mode4_expect_continue",
+        "\x04"
+        "Expect: 100-continue\n" +
+            FilePart(jpeg) + End());
+  Write(dir, "mode4_huge_header",
+        "\x04X-Pad: " + std::string(12 * 1024, 'b') + "\n" + FilePart(jpeg) + End());
+  Write(dir, "mode4_header_without_colon",
+        "\x04"
+        "NoColonHere\n" +
+            FilePart(jpeg) + End());
+  Write(dir, "mode5_wrong_token",
+        "\x05"
+        "Bearer wrong\n" +
+            FilePart(jpeg) + End());
+  Write(dir, "mode5_basic_auth",
+        "\x05"
+        "Basic Zm9vOmJhcg==\n" +
+            FilePart(jpeg) + End());
   Write(dir, "mode6_broker_refuses", "\x06" + FilePart(jpeg) + End());
 }
 
