@@ -290,6 +290,23 @@ bool Complete(const std::string& response) {
   return response.size() - body_at >= length;
 }
 
+// libFuzzer's -timeout alarm (SIGALRM) interrupts blocking calls. An
+// interrupted connect() goes on in the background: wait for it to finish.
+void Connect(int fd, const sockaddr_in& addr) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return;
+  if (errno != EINTR) Fail(std::string("connect: ") + std::strerror(errno));
+  pollfd p{.fd = fd, .events = POLLOUT, .revents = 0};
+  int r;
+  do {
+    r = ::poll(&p, 1, kResponseTimeoutMs);
+  } while (r < 0 && errno == EINTR);
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (r <= 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+    Fail(std::string("connect (after EINTR): ") + std::strerror(err != 0 ? err : errno));
+  }
+}
+
 // Sends the request and reads the answer (to its Content-Length, else to
 // EOF: the request says "Connection: close"). Returns the raw response;
 // empty if none came.
@@ -302,9 +319,7 @@ std::string RoundTrip(const std::string& request) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(g->port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    Fail(std::string("connect: ") + std::strerror(errno));
-  }
+  Connect(fd, addr);
   // The server may answer (and close) before the whole body is sent, e.g.
   // 413 on Content-Length: stop sending then, and read the answer.
   size_t sent = 0;
