@@ -1,4 +1,5 @@
 #include "photo/image/probe.h"
+#include "photo/image/vips.h"
 
 #include <gtest/gtest.h>
 
@@ -202,6 +203,9 @@ TEST(ProbeTest, RefusalMessageIsAboutThisInputOnly) {
 }
 
 TEST(ProbeTest, VipsErrorTextIsBoundedAndClearsTheBuffer) {
+  // vips_error locks a mutex that vips_init creates: ctest runs this test
+  // alone, with no earlier probe having initialised libvips.
+  InitVips();
   std::string many;
   for (int i = 0; i < 200; ++i) {
     many += "TIFFFetchNormalTag: custom tag " + std::to_string(i) + "\n";
