@@ -1,5 +1,5 @@
 // Test-only image synthesis: encoded images made in-process with libvips, so
-// tests never depend on files outside the build (no ../shared, no network).
+// tests never depend on files outside the repository or on the network.
 //
 // Everything is deterministic: the same arguments give the same bytes (noise
 // uses a fixed seed), so golden comparisons and size assertions are stable.
