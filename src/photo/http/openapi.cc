@@ -7,42 +7,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "photo/core/text.h"
+
 namespace photo::http {
 namespace {
 
 using Json = nlohmann::ordered_json;  // keeps the document's order on the page
 
-std::string Escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 // Escapes, then turns `code` spans (the spec's Markdown subset) into <code>.
 std::string Text(const Json& j) {
   if (!j.is_string()) return "";
-  std::string escaped = Escape(j.get<std::string>());
+  std::string escaped = EscapeXml(j.get<std::string>());
   std::string out;
   bool open = false;
   for (char c : escaped) {
@@ -82,24 +58,24 @@ std::string SchemaSummary(const Json& s) {
   if (!s.is_object()) return "";
   if (s.contains("$ref") && s["$ref"].is_string()) {
     std::string name = RefName(s["$ref"].get<std::string>());
-    return "<a href=\"#schema-" + Anchor(name) + "\">" + Escape(name) + "</a>";
+    return "<a href=\"#schema-" + Anchor(name) + "\">" + EscapeXml(name) + "</a>";
   }
   std::string type = Str(s, "type");
-  std::string out = Escape(type.empty() ? "any" : type);
+  std::string out = EscapeXml(type.empty() ? "any" : type);
   if (type == "array" && s.contains("items")) out = "array of " + SchemaSummary(s["items"]);
   if (type == "object" && s.contains("additionalProperties") && s["additionalProperties"].is_object()) {
     out = "map of name &rarr; " + SchemaSummary(s["additionalProperties"]);
   }
-  if (!Str(s, "format").empty()) out += " (" + Escape(Str(s, "format")) + ")";
+  if (!Str(s, "format").empty()) out += " (" + EscapeXml(Str(s, "format")) + ")";
   if (s.contains("enum") && s["enum"].is_array()) {
     std::string values;
     for (const auto& v : s["enum"]) {
       if (!values.empty()) values += " | ";
-      values += Escape(v.is_string() ? v.get<std::string>() : v.dump());
+      values += EscapeXml(v.is_string() ? v.get<std::string>() : v.dump());
     }
     out += ": " + values;
   }
-  if (!Str(s, "pattern").empty()) out += ", pattern <code>" + Escape(Str(s, "pattern")) + "</code>";
+  if (!Str(s, "pattern").empty()) out += ", pattern <code>" + EscapeXml(Str(s, "pattern")) + "</code>";
   if (s.value("nullable", false)) out += ", nullable";
   return out;
 }
@@ -115,7 +91,7 @@ std::string PropertiesTable(const Json& schema) {
   std::string out = "<table><tr><th>field</th><th>type</th><th>description</th></tr>";
   for (const auto& [name, prop] : schema["properties"].items()) {
     bool req = std::find(required.begin(), required.end(), name) != required.end();
-    out += "<tr><td><code>" + Escape(name) + "</code>" + (req ? " <small>required</small>" : "") +
+    out += "<tr><td><code>" + EscapeXml(name) + "</code>" + (req ? " <small>required</small>" : "") +
            "</td><td>" + SchemaSummary(prop) + "</td><td>" + Text(prop.value("description", Json())) +
            PropertiesTable(prop) + "</td></tr>";
   }
@@ -144,11 +120,11 @@ std::string ContentList(const Json& content) {
   std::string out;
   if (!content.is_object()) return out;
   for (const auto& [type, media] : content.items()) {
-    out += "<div><code>" + Escape(type) + "</code>";
+    out += "<div><code>" + EscapeXml(type) + "</code>";
     if (media.contains("schema")) out += " &mdash; " + SchemaSummary(media["schema"]);
     if (media.contains("example")) {
       const Json& ex = media["example"];
-      out += "<pre>" + Escape(ex.is_string() ? ex.get<std::string>() : ex.dump(2)) + "</pre>";
+      out += "<pre>" + EscapeXml(ex.is_string() ? ex.get<std::string>() : ex.dump(2)) + "</pre>";
     }
     out += "</div>";
   }
@@ -160,15 +136,15 @@ std::string Operation(const Json& spec, const std::string& path, const std::stri
   std::string m = method;
   for (char& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   std::string out = "<section class=\"op\" id=\"op-" + Anchor(m + path) + "\"><h3><span class=\"m " +
-                    Escape(method) + "\">" + Escape(m) + "</span> <code>" + Escape(path) +
+                    EscapeXml(method) + "\">" + EscapeXml(m) + "</span> <code>" + EscapeXml(path) +
                     "</code> " + Text(op.value("summary", Json())) + "</h3>";
   out += "<p>" + Text(op.value("description", Json())) + "</p>";
   if (op.contains("parameters") && op["parameters"].is_array() && !op["parameters"].empty()) {
     out += "<h4>Parameters</h4><table><tr><th>name</th><th>in</th><th>type</th><th>description</th></tr>";
     for (const auto& p : op["parameters"]) {
-      out += "<tr><td><code>" + Escape(Str(p, "name")) + "</code>" +
+      out += "<tr><td><code>" + EscapeXml(Str(p, "name")) + "</code>" +
              (p.value("required", false) ? " <small>required</small>" : "") + "</td><td>" +
-             Escape(Str(p, "in")) + "</td><td>" + SchemaSummary(p.value("schema", Json())) +
+             EscapeXml(Str(p, "in")) + "</td><td>" + SchemaSummary(p.value("schema", Json())) +
              "</td><td>" + Text(p.value("description", Json())) + "</td></tr>";
     }
     out += "</table>";
@@ -178,7 +154,7 @@ std::string Operation(const Json& spec, const std::string& path, const std::stri
     out += "<h4>Request body</h4>";
     if (body.contains("content") && body["content"].is_object()) {
       for (const auto& [type, media] : body["content"].items()) {
-        out += "<div><code>" + Escape(type) + "</code></div>" + PropertiesTable(media.value("schema", Json()));
+        out += "<div><code>" + EscapeXml(type) + "</code></div>" + PropertiesTable(media.value("schema", Json()));
       }
     }
   }
@@ -190,11 +166,11 @@ std::string Operation(const Json& spec, const std::string& path, const std::stri
       std::string headers;
       if (r->contains("headers") && (*r)["headers"].is_object()) {
         for (const auto& [h, unused] : (*r)["headers"].items()) {
-          headers += (headers.empty() ? "<br><small>headers: " : ", ") + Escape(h);
+          headers += (headers.empty() ? "<br><small>headers: " : ", ") + EscapeXml(h);
         }
         if (!headers.empty()) headers += "</small>";
       }
-      out += "<tr><td><b>" + Escape(code) + "</b></td><td>" + Text(r->value("description", Json())) + headers +
+      out += "<tr><td><b>" + EscapeXml(code) + "</b></td><td>" + Text(r->value("description", Json())) + headers +
              "</td><td>" + ContentList(r->value("content", Json())) + "</td></tr>";
     }
     out += "</table>";
@@ -229,8 +205,8 @@ std::string RenderDocsPage(std::string_view spec_json) {
   std::string title = Str(info, "title");
   std::string out = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
                     "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>" +
-                    Escape(title) + " API</title><style>" + kStyle + "</style></head><body><header><h1>" +
-                    Escape(title) + " <small>" + Escape(Str(info, "version")) + "</small></h1><p>" +
+                    EscapeXml(title) + " API</title><style>" + kStyle + "</style></head><body><header><h1>" +
+                    EscapeXml(title) + " <small>" + EscapeXml(Str(info, "version")) + "</small></h1><p>" +
                     Text(info.value("description", Json())) +
                     "</p><p>OpenAPI document: <a style=\"color:#cfe0ff\" href=\"/openapi.json\">/openapi.json</a></p>"
                     "</header><main>";
@@ -248,7 +224,7 @@ std::string RenderDocsPage(std::string_view spec_json) {
     for (const auto& [method, op] : item.items()) {
       std::string m = method;
       for (char& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      out += "<li><a href=\"#op-" + Anchor(m + path) + "\"><code>" + Escape(m) + " " + Escape(path) +
+      out += "<li><a href=\"#op-" + Anchor(m + path) + "\"><code>" + EscapeXml(m) + " " + EscapeXml(path) +
              "</code></a> " + Text(op.value("summary", Json())) + "</li>";
     }
   }
@@ -262,7 +238,7 @@ std::string RenderDocsPage(std::string_view spec_json) {
   if (!schemas.empty()) {
     out += "<h2>Schemas</h2>";
     for (const auto& [name, schema] : schemas.items()) {
-      out += "<section class=\"op\" id=\"schema-" + Anchor(name) + "\"><h3>" + Escape(name) + "</h3><p>" +
+      out += "<section class=\"op\" id=\"schema-" + Anchor(name) + "\"><h3>" + EscapeXml(name) + "</h3><p>" +
              SchemaSummary(schema) + "</p><p>" + Text(schema.value("description", Json())) + "</p>" +
              PropertiesTable(schema) + "</section>";
     }

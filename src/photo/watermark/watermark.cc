@@ -1,5 +1,6 @@
 #include "photo/watermark/watermark.h"
 
+#include "photo/core/text.h"
 #include "photo/image/encode.h"
 
 #include <algorithm>
@@ -78,33 +79,6 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
-// The option text is plain text; pango would read it as markup.
-std::string EscapeMarkup(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 VImage AsSrgb(VImage im) {
   return im.copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
@@ -215,7 +189,8 @@ Result<std::pair<int, int>> ProbeText(const std::string& text) {
   if (auto hit = CacheGet(c.text_probe, text)) return *hit;
   VImage probe;
   try {
-    probe = VImage::text(EscapeMarkup(text).c_str(),
+    // The option is plain text; pango would read it as markup.
+    probe = VImage::text(EscapeXml(text).c_str(),
                          VImage::option()->set("font", kFont)->set("dpi", kProbeDpi));
   } catch (const vips::VError& e) {
     return VipsFailure(e, "rendering watermark text");
@@ -236,7 +211,7 @@ Result<VImage> RenderText(const std::string& text, int box_w, int box_h) {
         std::min(box_w / (natural.first * (1 + 2 * pad_frac * natural.second / natural.first)),
                  box_h / (natural.second * (1 + 2 * pad_frac)));
     const int dpi = std::max(1, static_cast<int>(std::floor(kProbeDpi * scale)));
-    VImage mask = VImage::text(EscapeMarkup(text).c_str(),
+    VImage mask = VImage::text(EscapeXml(text).c_str(),
                                VImage::option()->set("font", kFont)->set("dpi", dpi));
     const int pad = std::max(1, static_cast<int>(std::lround(mask.height() * pad_frac)));
     const int w = mask.width() + 2 * pad;
