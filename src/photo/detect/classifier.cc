@@ -1,5 +1,7 @@
 #include "photo/detect/classifier.h"
 
+#include "photo/detect/dnn_cache.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -18,7 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::atomic<std::uint64_t> g_next_generation{1};
 
 std::string Strip(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -34,17 +35,7 @@ struct Classifier::Impl {
   std::vector<uchar> onnx;
   std::vector<std::string> labels;
 
-  cv::dnn::Net& ThreadNet() const {
-    thread_local std::unordered_map<std::uint64_t, cv::dnn::Net> nets;
-    auto it = nets.find(generation);
-    if (it == nets.end()) {
-      cv::dnn::Net net = cv::dnn::readNetFromONNX(onnx);
-      net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-      net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
-      it = nets.emplace(generation, std::move(net)).first;
-    }
-    return it->second;
-  }
+  cv::dnn::Net& ThreadNet() const { return internal::ThreadOnnxNet(generation, onnx); }
 
   cv::Mat Forward(const cv::Mat& bgr) const {
     const cv::Mat blob = cv::dnn::blobFromImage(
@@ -62,7 +53,7 @@ Classifier::~Classifier() = default;
 Result<std::unique_ptr<Classifier>> Classifier::Create(const ClassifierOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  impl->generation = g_next_generation.fetch_add(1);
+  impl->generation = internal::NextModelGeneration();
   std::error_code ec;
   for (const fs::path& p : {options.model, options.labels}) {
     if (!fs::is_regular_file(p, ec)) {

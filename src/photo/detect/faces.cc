@@ -1,5 +1,7 @@
 #include "photo/detect/faces.h"
 
+#include "photo/detect/dnn_cache.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -39,7 +41,6 @@ fs::path ModelPath(const FaceOptions& o) {
 
 // Each detector gets a process-unique key so that a thread's cached network
 // can never be confused with one built for an earlier, destroyed detector.
-std::atomic<std::uint64_t> g_next_generation{1};
 
 float Sigmoid(float x) {
   // MediaPipe clips raw logits to +-100 before the sigmoid.
@@ -146,17 +147,7 @@ struct FaceDetector::Impl {
   fs::path path;
   std::vector<uchar> onnx;  // BlazeFace model bytes, read once per process
 
-  cv::dnn::Net& ThreadNet() const {
-    thread_local std::unordered_map<std::uint64_t, cv::dnn::Net> nets;
-    auto it = nets.find(generation);
-    if (it == nets.end()) {
-      cv::dnn::Net net = cv::dnn::readNetFromONNX(onnx);
-      net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-      net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
-      it = nets.emplace(generation, std::move(net)).first;
-    }
-    return it->second;
-  }
+  cv::dnn::Net& ThreadNet() const { return internal::ThreadOnnxNet(generation, onnx); }
 
   cv::CascadeClassifier& ThreadCascade() const {
     thread_local std::unordered_map<std::uint64_t, cv::CascadeClassifier> cascades;
@@ -278,7 +269,7 @@ FaceDetector::~FaceDetector() = default;
 Result<std::unique_ptr<FaceDetector>> FaceDetector::Create(const FaceOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  impl->generation = g_next_generation.fetch_add(1);
+  impl->generation = internal::NextModelGeneration();
   impl->path = ModelPath(options);
   std::error_code ec;
   if (!fs::is_regular_file(impl->path, ec)) {
