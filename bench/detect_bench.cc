@@ -40,10 +40,12 @@ const cv::Mat& Image1280() {
   return img;
 }
 
-void BM_DetectFaces(benchmark::State& state, FaceModelKind kind, int tile) {
+// cand: FaceOptions::candidate_threshold (0 = every grid tile).
+void BM_DetectFaces(benchmark::State& state, FaceModelKind kind, int tile, double cand) {
   photo::detect::FaceOptions o;
   o.kind = kind;
   o.tile_px = tile;
+  o.candidate_threshold = cand;
   o.model_dir = photo::detect::DefaultModelDir();
   auto det = photo::detect::FaceDetector::Create(o);
   if (!det.ok()) {
@@ -56,16 +58,25 @@ void BM_DetectFaces(benchmark::State& state, FaceModelKind kind, int tile) {
     benchmark::DoNotOptimize(faces);
   }
 }
-BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_back256, FaceModelKind::kBlazeFaceBack256, 0)
+BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_back256, FaceModelKind::kBlazeFaceBack256, 0, 0.0)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_back256_tiles720, FaceModelKind::kBlazeFaceBack256,
-                  720)
+BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_back256_grid720, FaceModelKind::kBlazeFaceBack256,
+                  720, 0.0)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_front128, FaceModelKind::kBlazeFaceFront128, 0)
+BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_back256_grid512, FaceModelKind::kBlazeFaceBack256,
+                  512, 0.0)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_DetectFaces, haar, FaceModelKind::kHaarDefault, 0)
+BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_back256_cand720, FaceModelKind::kBlazeFaceBack256,
+                  720, 0.2)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_DetectFaces, lbp, FaceModelKind::kLbpImproved, 0)
+BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_back256_cand512, FaceModelKind::kBlazeFaceBack256,
+                  512, 0.2)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_front128, FaceModelKind::kBlazeFaceFront128, 0, 0.0)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DetectFaces, haar, FaceModelKind::kHaarDefault, 0, 0.0)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DetectFaces, lbp, FaceModelKind::kLbpImproved, 0, 0.0)
     ->Unit(benchmark::kMillisecond);
 
 void BM_DetectPHash(benchmark::State& state) {

@@ -37,11 +37,13 @@ cv::Mat LoadSkimage(const char* name) {
 
 // The face model is installed by scripts/setup.sh; its absence is a broken
 // checkout, so the test fails (never skips) and says how to fix it.
-std::unique_ptr<FaceDetector> MakeFaceDetector(FaceModelKind kind, int tile = 720) {
+std::unique_ptr<FaceDetector> MakeFaceDetector(FaceModelKind kind, int tile = 512,
+                                               double candidate = 0.2) {
   FaceOptions o;
   o.kind = kind;
   o.model_dir = DefaultModelDir();
   o.tile_px = tile;
+  o.candidate_threshold = candidate;
   auto d = FaceDetector::Create(o);
   EXPECT_TRUE(d.ok()) << d.error().ToString()
                       << "\nThe face model is missing: run scripts/fetch-models.sh";
@@ -116,6 +118,36 @@ TEST(FacesTest, TilingStillFindsOneFaceOnAnEnlargedAstronaut) {
   EXPECT_LT(cx, 260 * 2.5);
   EXPECT_GT(cy, 60 * 2.5);
   EXPECT_LT(cy, 200 * 2.5);
+}
+
+// A crowd of small faces: the astronaut shrunk to `face` px, pasted in a
+// grid on a grey 1280x960 canvas.
+cv::Mat SmallFaces(int face, int count) {
+  cv::Mat canvas(960, 1280, CV_8UC3, cv::Scalar(110, 120, 130)), small;
+  cv::resize(LoadSkimage("astronaut.png"), small, cv::Size(face, face), 0, 0, cv::INTER_AREA);
+  for (int i = 0; i < count; ++i) {
+    const int x = 60 + (i % 4) * 300, y = 80 + (i / 4) * 300;
+    small.copyTo(canvas(cv::Rect(x, y, face, face)));
+  }
+  return canvas;
+}
+
+TEST(FacesTest, CandidateTilesFindTheSmallFacesTheGridFinds) {
+  const cv::Mat crowd = SmallFaces(200, 8);
+  auto whole = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 0);
+  auto grid = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 512, 0.0);
+  auto cand = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 512, 0.2);
+  ASSERT_TRUE(whole && grid && cand);
+  auto w = whole->Detect(crowd), g = grid->Detect(crowd), c = cand->Detect(crowd);
+  ASSERT_TRUE(w.ok() && g.ok() && c.ok());
+  std::printf("small faces found: whole %zu, grid %zu, candidates %zu of 8\n", w->size(),
+              g->size(), c->size());
+  // The case tiling exists for: the whole-image pass alone misses some.
+  EXPECT_LT(w->size(), 8u);
+  EXPECT_EQ(g->size(), 8u);
+  EXPECT_EQ(c->size(), 8u);
+  EXPECT_EQ(cand->name(), "blazeface-back-256+tiles512-cand");
+  EXPECT_EQ(grid->name(), "blazeface-back-256+tiles512");
 }
 
 TEST(FacesTest, NoFacesOnGradientOrCoffee) {
@@ -373,7 +405,7 @@ TEST(AnalyzerTest, WithoutClassifierContentIsUnknown) {
   EXPECT_EQ(d->content_status, "unknown");
   EXPECT_THAT(d->checks_ran, ElementsAre("faces", "phash", "sharpness", "colors"));
   EXPECT_EQ(d->face_count, 1);
-  EXPECT_EQ(d->face_model, "blazeface-back-256+tiles720");
+  EXPECT_EQ(d->face_model, "blazeface-back-256+tiles512-cand");
   EXPECT_EQ(d->analysed_width, 512);
   EXPECT_FALSE(d->blurry);
   EXPECT_THAT(d->labels, IsEmpty());

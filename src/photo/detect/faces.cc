@@ -56,6 +56,10 @@ struct Head {
 };
 constexpr Head kHeads[2] = {{16, 2}, {8, 6}};
 
+// Candidates larger than this many model-input pixels get no tile window
+// (see CandidateWindows).
+constexpr double kMaxCandidateInputPx = 28;
+
 // Start offsets of `tile`-sized windows covering [0, extent): as few as
 // possible while neighbours overlap by at least a sixth of a tile (more than
 // the largest face the whole-image pass can miss), spread evenly.
@@ -162,7 +166,8 @@ struct FaceDetector::Impl {
 
   // Runs BlazeFace on `window` of `bgr` (letterboxed into the model's square
   // input, padded right/bottom) and appends boxes in image coordinates.
-  void RunBlaze(const cv::Mat& bgr, const cv::Rect& window, std::vector<Box>& out) const {
+  void RunBlaze(const cv::Mat& bgr, const cv::Rect& window, double min_score,
+                std::vector<Box>& out) const {
     const int n = InputSize(options.kind);
     const double scale = static_cast<double>(n) / std::max(window.width, window.height);
     const int rw = std::max(1, static_cast<int>(std::lround(window.width * scale)));
@@ -193,7 +198,7 @@ struct FaceDetector::Impl {
       throw cv::Exception(cv::Error::StsError, "unexpected BlazeFace output layout", __func__,
                           __FILE__, __LINE__);
     }
-    const auto threshold = static_cast<float>(options.score_threshold);
+    const auto threshold = static_cast<float>(min_score);
     for (int h = 0; h < 2; ++h) {
       const Head head = kHeads[h];
       for (int i = 0; i < head.count(); ++i) {
@@ -217,32 +222,73 @@ struct FaceDetector::Impl {
     }
   }
 
+  // Runs `win` and keeps its detections at the final threshold, except those
+  // touching an inner tile edge: half a face, which a neighbouring window
+  // (they overlap) or the whole-image pass sees whole.
+  void RunTile(const cv::Mat& bgr, const cv::Rect& win, std::vector<Box>& out) const {
+    const cv::Rect full(0, 0, bgr.cols, bgr.rows);
+    std::vector<Box> part;
+    RunBlaze(bgr, win, options.score_threshold, part);
+    const int m = std::max(2, options.tile_px / 64);
+    for (const Box& b : part) {
+      const bool cut = (b.x < win.x + m && win.x > 0) || (b.y < win.y + m && win.y > 0) ||
+                       (b.x + b.width > win.br().x - m && win.br().x < full.width) ||
+                       (b.y + b.height > win.br().y - m && win.br().y < full.height);
+      if (!cut) out.push_back(b);
+    }
+  }
+
+  // Square `tile` windows (clamped into the image) centred on the weak
+  // whole-image candidates that no accepted face explains; a window that
+  // already holds a candidate whole serves it too.
+  std::vector<cv::Rect> CandidateWindows(const cv::Mat& bgr, const std::vector<Box>& weak,
+                                         const std::vector<Box>& accepted, int tile) const {
+    const cv::Rect full(0, 0, bgr.cols, bgr.rows);
+    std::vector<cv::Rect> windows;
+    // A face already this large in the model's input gets its full score from
+    // the whole-image pass; a weak score there means "not a face", and
+    // zooming would not change it. Only small candidates earn a window.
+    const double small = kMaxCandidateInputPx * std::max(bgr.cols, bgr.rows) /
+                         InputSize(options.kind);
+    for (const Box& c : WeightedNms(weak, options.nms_iou)) {
+      if (std::max(c.width, c.height) > small) continue;
+      const cv::Rect box(c.x, c.y, c.width, c.height);
+      bool explained = false;
+      for (const Box& a : accepted) explained = explained || IoU(a, c) > 0.1;
+      if (explained || (box & full).area() == 0) continue;
+      bool covered = false;
+      for (const cv::Rect& w : windows) covered = covered || (box & full) == ((box & full) & w);
+      if (covered) continue;
+      const int cx = c.x + c.width / 2, cy = c.y + c.height / 2;
+      const int x = std::clamp(cx - tile / 2, 0, std::max(0, bgr.cols - tile));
+      const int y = std::clamp(cy - tile / 2, 0, std::max(0, bgr.rows - tile));
+      windows.push_back(cv::Rect(x, y, tile, tile) & full);
+    }
+    return windows;
+  }
+
   std::vector<Box> DetectBlaze(const cv::Mat& bgr) const {
     const cv::Rect full(0, 0, bgr.cols, bgr.rows);
-    std::vector<Box> boxes;
-    RunBlaze(bgr, full, boxes);
     const int tile = options.tile_px;
-    if (tile > 0 && std::max(bgr.cols, bgr.rows) > tile) {
-      const std::vector<int> xs = TileStarts(bgr.cols, tile), ys = TileStarts(bgr.rows, tile);
-      std::vector<Box> tiled;
+    const bool tiling = tile > 0 && std::max(bgr.cols, bgr.rows) > tile;
+    const double cand = options.candidate_threshold;
+    const bool by_candidates = tiling && cand > 0 && cand < options.score_threshold;
+    std::vector<Box> raw;
+    RunBlaze(bgr, full, by_candidates ? cand : options.score_threshold, raw);
+    std::vector<Box> boxes, weak;
+    for (const Box& b : raw) (double{b.score} >= options.score_threshold ? boxes : weak).push_back(b);
+    if (!tiling) return boxes;
+
+    const std::vector<int> xs = TileStarts(bgr.cols, tile), ys = TileStarts(bgr.rows, tile);
+    std::vector<cv::Rect> windows;
+    if (by_candidates) windows = CandidateWindows(bgr, weak, boxes, tile);
+    if (!by_candidates || windows.size() > xs.size() * ys.size()) {
+      windows.clear();
       for (int y : ys) {
-        for (int x : xs) {
-          const cv::Rect win = cv::Rect(x, y, tile, tile) & full;
-          std::vector<Box> part;
-          RunBlaze(bgr, win, part);
-          // A face cut by an inner tile edge is half a face: the neighbouring
-          // tile (they overlap) or the whole-image pass sees it whole.
-          const int m = std::max(2, tile / 64);
-          for (const Box& b : part) {
-            const bool cut = (b.x < win.x + m && win.x > 0) || (b.y < win.y + m && win.y > 0) ||
-                             (b.x + b.width > win.br().x - m && win.br().x < full.width) ||
-                             (b.y + b.height > win.br().y - m && win.br().y < full.height);
-            if (!cut) tiled.push_back(b);
-          }
-        }
+        for (int x : xs) windows.push_back(cv::Rect(x, y, tile, tile) & full);
       }
-      boxes.insert(boxes.end(), tiled.begin(), tiled.end());
     }
+    for (const cv::Rect& win : windows) RunTile(bgr, win, boxes);
     return boxes;
   }
 
@@ -322,6 +368,8 @@ std::string FaceDetector::name() const {
   std::string n(FaceModelName(impl_->options.kind));
   if (IsBlazeFace(impl_->options.kind) && impl_->options.tile_px > 0) {
     n += "+tiles" + std::to_string(impl_->options.tile_px);
+    const double cand = impl_->options.candidate_threshold;
+    if (cand > 0 && cand < impl_->options.score_threshold) n += "-cand";
   }
   return n;
 }

@@ -58,7 +58,14 @@ struct FaceOptions {
   // Tile side in pixels of the analysed image; 0 = whole image only. Tiles
   // overlap by at least a sixth and run in addition to the whole-image pass.
   // Only used for BlazeFace and only when the image is larger than a tile.
-  int tile_px = 720;
+  int tile_px = 512;
+  // Which tiles run. 0: every tile of the grid. > 0: only tiles centred on
+  // what the whole-image pass saw scoring at least this much but less than
+  // score_threshold (a small face is usually a weak whole-image candidate);
+  // the tile then decides at score_threshold. Never more inferences than the
+  // grid: with more candidate windows than grid tiles, the grid runs.
+  // docs/stages/detect.md has the accuracy and cost of both.
+  double candidate_threshold = 0.2;
 };
 
 class FaceDetector {

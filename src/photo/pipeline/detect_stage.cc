@@ -72,6 +72,7 @@ Result<detect::AnalyzerOptions> ToAnalyzerOptions(const DetectConfig& c) {
       c.face_model_dir.empty() ? detect::DefaultModelDir() : fs::path(c.face_model_dir);
   o.face.score_threshold = c.face_threshold;
   o.face.tile_px = c.face_tile_px;
+  o.face.candidate_threshold = c.face_candidate_threshold;
   o.blur_threshold = c.blur_threshold;
   o.dominant_colors = c.dominant_colors;
   if (!c.classifier_model.empty()) {
@@ -95,7 +96,7 @@ Result<detect::AnalyzerOptions> ToAnalyzerOptions(const DetectConfig& c) {
 Result<std::shared_ptr<const detect::Analyzer>> GetAnalyzer(const DetectConfig& c) {
   std::ostringstream key;
   key << c.face_model_dir << '|' << c.face_model << '|' << c.face_threshold << '|'
-      << c.face_tile_px << '|' << c.classifier_model << '|' << c.classifier_labels << '|'
+      << c.face_tile_px << '|' << c.face_candidate_threshold << '|' << c.classifier_model << '|' << c.classifier_labels << '|'
       << c.classifier_width << 'x' << c.classifier_height << '|' << c.classifier_mean[0] << ','
       << c.classifier_mean[1] << ',' << c.classifier_mean[2] << '|' << c.classifier_scale << '|'
       << c.classifier_rgb << c.classifier_softmax << '|' << c.review_rules << '|'
@@ -119,6 +120,7 @@ Status DetectConfig::LoadFromEnv() {
   EnvString("PHOTO_PIPELINE_FACE_MODEL", face_model);
   RETURN_IF_ERROR(EnvDouble("PHOTO_PIPELINE_FACE_THRESHOLD", face_threshold));
   RETURN_IF_ERROR(EnvInt("PHOTO_PIPELINE_FACE_TILE", face_tile_px));
+  RETURN_IF_ERROR(EnvDouble("PHOTO_PIPELINE_FACE_CANDIDATE", face_candidate_threshold));
   RETURN_IF_ERROR(EnvInt("PHOTO_PIPELINE_ANALYSIS_SIZE", analysis_long_edge));
   EnvString("PHOTO_PIPELINE_CLASSIFIER_MODEL", classifier_model);
   EnvString("PHOTO_PIPELINE_CLASSIFIER_LABELS", classifier_labels);
@@ -170,6 +172,9 @@ Status DetectConfig::Validate() const {
   }
   if (face_tile_px != 0 && (face_tile_px < 128 || face_tile_px > 4096)) {
     return bad("PHOTO_PIPELINE_FACE_TILE must be 0 (off) or 128..4096");
+  }
+  if (!(face_candidate_threshold >= 0 && face_candidate_threshold <= 1)) {
+    return bad("PHOTO_PIPELINE_FACE_CANDIDATE must be within 0..1");
   }
   if (analysis_long_edge < 64 || analysis_long_edge > 8192) {
     return bad("PHOTO_PIPELINE_ANALYSIS_SIZE must be 64..8192");

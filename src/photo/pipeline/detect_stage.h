@@ -26,7 +26,11 @@ struct DetectConfig {
   double face_threshold = 0.75;  // PHOTO_PIPELINE_FACE_THRESHOLD, 0..1 (BlazeFace score)
   // PHOTO_PIPELINE_FACE_TILE: tile side in px of the analysed image for a
   // second, tiled BlazeFace pass that finds small faces; 0 = whole image only.
-  int face_tile_px = 720;
+  int face_tile_px = 512;
+  // PHOTO_PIPELINE_FACE_CANDIDATE: tiles run only around whole-image
+  // candidates scoring at least this (detect::FaceOptions::
+  // candidate_threshold); 0 = every tile of the grid.
+  double face_candidate_threshold = 0.2;
   // PHOTO_PIPELINE_ANALYSIS_SIZE: the clean rendition whose long edge is
   // nearest to this is analysed (the original, shrunk to it, when there is none).
   int analysis_long_edge = 1280;

@@ -156,6 +156,7 @@ TEST(DetectConfigTest, LoadsFromEnvironment) {
   ::setenv("PHOTO_PIPELINE_FACE_MODEL", "lbp", 1);
   ::setenv("PHOTO_PIPELINE_FACE_THRESHOLD", "0.5", 1);
   ::setenv("PHOTO_PIPELINE_FACE_TILE", "0", 1);
+  ::setenv("PHOTO_PIPELINE_FACE_CANDIDATE", "0.3", 1);
   ::setenv("PHOTO_PIPELINE_CLASSIFIER_MODEL", "/m.onnx", 1);
   ::setenv("PHOTO_PIPELINE_CLASSIFIER_LABELS", "/l.txt", 1);
   ::setenv("PHOTO_PIPELINE_CLASSIFIER_INPUT", "299x224", 1);
@@ -166,7 +167,8 @@ TEST(DetectConfigTest, LoadsFromEnvironment) {
   DetectConfig c;
   Status s = c.LoadFromEnv();
   for (const char* v : {"PHOTO_PIPELINE_FACE_MODEL", "PHOTO_PIPELINE_FACE_THRESHOLD",
-                        "PHOTO_PIPELINE_FACE_TILE", "PHOTO_PIPELINE_CLASSIFIER_MODEL",
+                        "PHOTO_PIPELINE_FACE_TILE", "PHOTO_PIPELINE_FACE_CANDIDATE",
+                        "PHOTO_PIPELINE_CLASSIFIER_MODEL",
                         "PHOTO_PIPELINE_CLASSIFIER_LABELS", "PHOTO_PIPELINE_CLASSIFIER_INPUT",
                         "PHOTO_PIPELINE_CLASSIFIER_MEAN", "PHOTO_PIPELINE_CLASSIFIER_SOFTMAX",
                         "PHOTO_PIPELINE_REVIEW_RULES", "PHOTO_PIPELINE_BLUR_THRESHOLD"}) {
@@ -176,6 +178,7 @@ TEST(DetectConfigTest, LoadsFromEnvironment) {
   EXPECT_EQ(c.face_model, "lbp");
   EXPECT_DOUBLE_EQ(c.face_threshold, 0.5);
   EXPECT_EQ(c.face_tile_px, 0);
+  EXPECT_DOUBLE_EQ(c.face_candidate_threshold, 0.3);
   EXPECT_EQ(c.classifier_width, 299);
   EXPECT_EQ(c.classifier_height, 224);
   EXPECT_DOUBLE_EQ(c.classifier_mean[2], 103.5);
@@ -201,6 +204,8 @@ TEST(DetectConfigTest, RejectsBadValues) {
   EXPECT_EQ(invalid([](DetectConfig& d) { d.face_model = "yolo"; }), "invalid_config");
   EXPECT_EQ(invalid([](DetectConfig& d) { d.face_threshold = 1.5; }), "invalid_config");
   EXPECT_EQ(invalid([](DetectConfig& d) { d.face_tile_px = 10; }), "invalid_config");
+  EXPECT_EQ(invalid([](DetectConfig& d) { d.face_candidate_threshold = -0.1; }),
+            "invalid_config");
   EXPECT_EQ(invalid([](DetectConfig& d) { d.review_rules = "nsfw>=0.5"; }), "invalid_config");
   EXPECT_EQ(invalid([](DetectConfig& d) { d.classifier_model = "/m.onnx"; }), "invalid_config");
   EXPECT_EQ(invalid([](DetectConfig& d) { d.dominant_colors = 0; }), "invalid_config");

@@ -11,7 +11,8 @@
 //
 // Usage: photo-face-eval --images DIR [--manifest FILE] [--model-dir DIR]
 //          [--size 1280] [--threads 1] [--verbose] [--sharpness] [DETECTOR...]
-// A DETECTOR is "<model>[:th=<score>][:tile=<px>]", model one of
+// A DETECTOR is "<model>[:th=<score>][:tile=<px>][:cand=<score>]" (cand=0:
+// every grid tile; > 0: tiles only around weaker whole-image candidates), model one of
 // blazeface-front-128, blazeface-back-256, haar, lbp.
 #include <algorithm>
 #include <chrono>
@@ -70,6 +71,8 @@ bool ParseSpec(const std::string& spec, const fs::path& model_dir, FaceOptions& 
       o.score_threshold = std::atof(kv.c_str() + 3);
     } else if (kv.rfind("tile=", 0) == 0) {
       o.tile_px = std::atoi(kv.c_str() + 5);
+    } else if (kv.rfind("cand=", 0) == 0) {
+      o.candidate_threshold = std::atof(kv.c_str() + 5);
     } else {
       std::cerr << "bad detector option '" << kv << "'\n";
       return false;
@@ -104,7 +107,7 @@ int main(int argc, char** argv) {
     else if (a == "--sharpness") sharpness = true;
     else if (a == "--help" || a == "-h") {
       std::cout << "usage: photo-face-eval --images DIR [--manifest FILE] [--model-dir DIR] "
-                   "[--size 1280] [--threads 1] [--verbose] [--sharpness] [MODEL[:th=S][:tile=PX]...]\n";
+                   "[--size 1280] [--threads 1] [--verbose] [--sharpness] [MODEL[:th=S][:tile=PX][:cand=S]...]\n";
       return 0;
     } else specs.push_back(a);
   }
@@ -120,12 +123,17 @@ int main(int argc, char** argv) {
              "blazeface-front-128:th=0.6:tile=384",
              "blazeface-back-256:th=0.6:tile=0",
              "blazeface-back-256:th=0.75:tile=0",
-             "blazeface-back-256:th=0.6:tile=720",
-             "blazeface-back-256:th=0.7:tile=720",
-             "blazeface-back-256:th=0.75:tile=720",
-             "blazeface-back-256:th=0.8:tile=720",
-             "blazeface-back-256:th=0.75:tile=512",
-             "blazeface-back-256:th=0.75:tile=640"};
+             "blazeface-back-256:th=0.6:tile=720:cand=0",
+             "blazeface-back-256:th=0.7:tile=720:cand=0",
+             "blazeface-back-256:th=0.75:tile=720:cand=0",
+             "blazeface-back-256:th=0.8:tile=720:cand=0",
+             "blazeface-back-256:th=0.75:tile=512:cand=0",
+             "blazeface-back-256:th=0.75:tile=640:cand=0",
+             "blazeface-back-256:th=0.75:tile=720:cand=0.1",
+             "blazeface-back-256:th=0.75:tile=720:cand=0.2",
+             "blazeface-back-256:th=0.75:tile=720:cand=0.3",
+             "blazeface-back-256:th=0.75:tile=720:cand=0.5",
+             "blazeface-back-256:th=0.75:tile=512:cand=0.2"};
   }
   cv::setNumThreads(threads);
 
