@@ -1,5 +1,7 @@
 #include "photo/core/text.h"
 
+#include <cctype>
+
 namespace photo {
 
 std::string EscapeXml(std::string_view s) {
@@ -17,6 +19,14 @@ std::string EscapeXml(std::string_view s) {
     }
   }
   return out;
+}
+
+std::optional<bool> ParseBoolSetting(std::string_view s) {
+  std::string v;
+  for (char c : s) v += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
+  if (v == "0" || v == "false" || v == "no" || v == "off") return false;
+  return std::nullopt;
 }
 
 }  // namespace photo

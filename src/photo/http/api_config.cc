@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <limits>
 
+#include "photo/core/text.h"
+
 namespace photo::http {
 namespace {
 
@@ -22,13 +24,9 @@ Status ParseNumber(const char* var, std::string_view text, T min, T max, T* out)
 }
 
 Status ParseBool(const char* var, std::string_view text, bool* out) {
-  if (text == "1" || text == "true" || text == "yes" || text == "on") {
-    *out = true;
-  } else if (text == "0" || text == "false" || text == "no" || text == "off") {
-    *out = false;
-  } else {
-    return Bad(std::string(var) + "=" + std::string(text) + ": expected 1/0 or true/false");
-  }
+  const std::optional<bool> v = ParseBoolSetting(text);
+  if (!v) return Bad(std::string(var) + "=" + std::string(text) + ": expected 1/0 or true/false");
+  *out = *v;
   return Status::Ok();
 }
 

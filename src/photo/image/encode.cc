@@ -36,18 +36,23 @@ std::string StripWebpMetadata(std::string in) {
   return out;
 }
 
-std::string EncodeVips(const VImage& img, OutputFormat format, int quality) {
+std::string EncodeVips(const VImage& img, OutputFormat format, int quality,
+                       EncodeEffort effort) {
+  const bool final_file = effort == EncodeEffort::kFinal;
   void* buf = nullptr;
   std::size_t len = 0;
   switch (format) {
     case OutputFormat::kJpeg:
-      img.write_to_buffer(
-          ".jpg", &buf, &len,
-          VImage::option()->set("Q", quality)->set("strip", true)->set("optimize_coding", true));
+      img.write_to_buffer(".jpg", &buf, &len,
+                          VImage::option()
+                              ->set("Q", quality)
+                              ->set("strip", true)
+                              ->set("optimize_coding", final_file));
       break;
     case OutputFormat::kWebp:
-      img.write_to_buffer(".webp", &buf, &len,
-                          VImage::option()->set("Q", quality)->set("strip", true)->set("effort", 2));
+      img.write_to_buffer(
+          ".webp", &buf, &len,
+          VImage::option()->set("Q", quality)->set("strip", true)->set("effort", final_file ? 2 : 0));
       break;
     case OutputFormat::kAvif:
       img.write_to_buffer(".avif", &buf, &len,
@@ -59,7 +64,8 @@ std::string EncodeVips(const VImage& img, OutputFormat format, int quality) {
       break;
     case OutputFormat::kPng:
       img.write_to_buffer(".png", &buf, &len,
-                          VImage::option()->set("strip", true)->set("compression", 6));
+                          VImage::option()->set("strip", true)->set("compression",
+                                                                    final_file ? 6 : 1));
       break;
   }
   std::string out(static_cast<const char*>(buf), len);

@@ -49,9 +49,21 @@ struct RenditionSet {
 // (ValidateRenditionSpecs). Errors besides the probe's: corrupt_image
 // (kInvalidArgument) when decoding fails (truncated or damaged data), and
 // internal (kInternal) for an encoder failure or out of memory.
+//
+// A rendition whose size, format and watermark flag equal those of a larger
+// one (the source is smaller than both targets) gets that one's bytes when
+// its quality is at least as high: the pixels are the same, so one encode
+// serves both.
+struct MakeOptions {
+  // The watermark stage decodes and re-encodes every spec.watermark
+  // rendition, so those are encoded with EncodeEffort::kIntermediate (same
+  // pixels, no Huffman-optimisation pass). Leave false when the bytes are
+  // published as they are (watermarking disabled).
+  bool watermark_inputs_are_intermediate = false;
+};
 Result<RenditionSet> MakeRenditions(std::string_view bytes,
                                     std::span<const RenditionSpec> specs,
-                                    const Limits& limits);
+                                    const Limits& limits, const MakeOptions& options = {});
 
 // Checks names ([a-z0-9_-]+, unique, not "original"), long_edge (16..16384)
 // and quality (1..100). reason: invalid_config.

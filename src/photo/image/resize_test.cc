@@ -293,5 +293,59 @@ TEST(ResizeTest, DeterministicOutput) {
   }
 }
 
+TEST(ResizeTest, TargetsLargerThanTheSourceShareOneEncode) {
+  // 900 px source: medium (1280, Q82) and large (2560, Q85) both keep 900 px.
+  SynthOptions o;
+  o.width = 900;
+  o.height = 600;
+  const std::vector<RenditionSpec> specs = DefaultRenditions();
+  RenditionSet set = MustMake(testing::MakePhoto(o), specs);
+  ASSERT_EQ(set.renditions.size(), 3u);
+  const EncodedRendition& medium = set.renditions[1];
+  const EncodedRendition& large = set.renditions[2];
+  EXPECT_EQ(medium.width, 900);
+  EXPECT_EQ(large.width, 900);
+  EXPECT_EQ(medium.bytes, large.bytes) << "same pixels: encoded once, at the higher quality";
+  // A lower-quality larger spec is not reused for a higher-quality smaller one.
+  std::vector<RenditionSpec> inverted = specs;
+  inverted[1].quality = 95;
+  RenditionSet inv = MustMake(testing::MakePhoto(o), inverted);
+  EXPECT_NE(inv.renditions[1].bytes, inv.renditions[2].bytes);
+}
+
+TEST(ResizeTest, IntermediateEncodeIsAsFaithfulAndPublishedFilesUnchanged) {
+  SynthOptions o;
+  o.width = 1600;
+  o.height = 1200;
+  const std::string photo = testing::MakePhoto(o);
+  std::vector<RenditionSpec> specs = DefaultRenditions();
+  // Lossless twins of medium and large: the exact pixels both encodes start from.
+  specs.push_back({"medium_png", 1280, OutputFormat::kPng, 82, false});
+  specs.push_back({"large_png", 2560, OutputFormat::kPng, 85, false});
+  auto fin = MakeRenditions(photo, specs, Limits{});
+  auto fast = MakeRenditions(photo, specs, Limits{}, {.watermark_inputs_are_intermediate = true});
+  ASSERT_TRUE(fin.ok() && fast.ok());
+  for (size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(specs[i].name);
+    const std::string& a = fin->renditions[i].bytes;
+    const std::string& b = fast->renditions[i].bytes;
+    if (!specs[i].watermark) {
+      EXPECT_EQ(a, b) << "a published rendition keeps the full encode";
+      continue;
+    }
+    EXPECT_NE(a, b);
+    VImage exact = Decode(fin->renditions[i == 1 ? 3 : 4].bytes);
+    VImage da = Decode(a), db = Decode(b);
+    ASSERT_EQ(da.width(), exact.width());
+    ASSERT_EQ(db.width(), exact.width());
+    const double err_final = (da - exact).abs().avg(), err_fast = (db - exact).abs().avg();
+    std::printf("%s: mean error final %.3f, intermediate %.3f\n", specs[i].name.c_str(),
+                err_final, err_fast);
+    EXPECT_LT(err_fast, err_final + 0.25) << "the intermediate is as faithful as the final encode";
+    EXPECT_EQ(db.bands(), 3);
+    ExpectNoMetadata(b);
+  }
+}
+
 }  // namespace
 }  // namespace photo::image

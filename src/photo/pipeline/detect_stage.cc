@@ -12,6 +12,7 @@
 #include <opencv2/core/utility.hpp>
 
 #include "photo/core/files.h"
+#include "photo/core/text.h"
 #include "photo/detect/analyzer.h"
 #include "photo/detect/classifier.h"
 #include "photo/detect/image_io.h"
@@ -40,9 +41,9 @@ bool ParseInt(std::string_view s, int& out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 bool ParseBool(std::string_view s, bool& out) {
-  if (s == "1" || s == "true" || s == "yes" || s == "on") return out = true, true;
-  if (s == "0" || s == "false" || s == "no" || s == "off") return out = false, true;
-  return false;
+  const std::optional<bool> v = ParseBoolSetting(s);
+  if (v) out = *v;
+  return v.has_value();
 }
 
 Status EnvDouble(const char* name, double& field) {

@@ -1,6 +1,7 @@
 #include "photo/pipeline/resize_stage.h"
 
 #include <cerrno>
+#include <optional>
 #include <cstdlib>
 #include <limits>
 #include <sstream>
@@ -8,6 +9,7 @@
 
 #include "photo/core/files.h"
 #include "photo/core/ids.h"
+#include "photo/core/text.h"
 #include "photo/image/resize.h"
 
 namespace photo::pipeline {
@@ -90,6 +92,14 @@ Status ResizeConfig::LoadFromEnv() {
     if (frames > 100000) return BadConfig("PHOTO_PIPELINE_MAX_FRAMES: over 100000");
     limits.max_frames = static_cast<int>(frames);
   }
+  if (const char* v = std::getenv("PHOTO_PIPELINE_WATERMARK_ENABLED"); v != nullptr && *v != '\0') {
+    const std::optional<bool> on = ParseBoolSetting(v);
+    if (!on) {
+      return BadConfig(std::string("PHOTO_PIPELINE_WATERMARK_ENABLED=\"") + v +
+                       "\" is not a boolean (true/false)");
+    }
+    watermark_enabled = *on;
+  }
   return Validate();
 }
 
@@ -122,7 +132,9 @@ Result<ResizeOutput> RunResize(const ResizeConfig& config, const Layout& layout,
   if (!bytes) return bytes.error().WithContext("resize: reading the original");
 
   ASSIGN_OR_RETURN(image::RenditionSet set,
-                   image::MakeRenditions(*bytes, config.renditions, config.limits));
+                   image::MakeRenditions(*bytes, config.renditions, config.limits,
+                                         {.watermark_inputs_are_intermediate =
+                                              config.watermark_enabled}));
 
   ResizeOutput out;
   out.source = set.source;

@@ -18,6 +18,11 @@ struct ResizeConfig {
   // PHOTO_PIPELINE_RENDITIONS, e.g. "thumb:320:jpeg:80,medium:1280:jpeg:82:wm,large:2560:webp:85:wm"
   std::vector<image::RenditionSpec> renditions = image::DefaultRenditions();
   image::Limits limits;  // PHOTO_PIPELINE_MAX_BYTES / _MAX_PIXELS / _MAX_FRAMES
+  // PHOTO_PIPELINE_WATERMARK_ENABLED (the watermark stage's switch, read here
+  // too): when on, the clean "wm" renditions are intermediates the watermark
+  // stage re-encodes, so they are encoded fast (image::MakeOptions); when off
+  // they are published as they are and get the full encode.
+  bool watermark_enabled = true;
 
   // Overlays PHOTO_PIPELINE_* environment variables onto the defaults (unset
   // or empty variables keep the default), then Validate()s.

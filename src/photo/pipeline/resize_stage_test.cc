@@ -141,6 +141,7 @@ TEST(ResizeConfigTest, LoadFromEnv) {
   ::setenv("PHOTO_PIPELINE_MAX_BYTES", "1234", 1);
   ::setenv("PHOTO_PIPELINE_MAX_PIXELS", "5678", 1);
   ::setenv("PHOTO_PIPELINE_MAX_FRAMES", "7", 1);
+  ::setenv("PHOTO_PIPELINE_WATERMARK_ENABLED", "False", 1);
   ResizeConfig config;
   Status s = config.LoadFromEnv();
   EXPECT_TRUE(s.ok()) << s.ToString();
@@ -149,17 +150,24 @@ TEST(ResizeConfigTest, LoadFromEnv) {
   EXPECT_EQ(config.limits.max_bytes, 1234u);
   EXPECT_EQ(config.limits.max_pixels, 5678u);
   EXPECT_EQ(config.limits.max_frames, 7);
+  EXPECT_FALSE(config.watermark_enabled);
+  ::setenv("PHOTO_PIPELINE_WATERMARK_ENABLED", "maybe", 1);
+  ResizeConfig bad_bool;
+  EXPECT_EQ(bad_bool.LoadFromEnv().reason(), "invalid_config");
+  ::setenv("PHOTO_PIPELINE_WATERMARK_ENABLED", "1", 1);
   ::setenv("PHOTO_PIPELINE_MAX_FRAMES", "lots", 1);
   ResizeConfig bad;
   EXPECT_EQ(bad.LoadFromEnv().reason(), "invalid_config");
   for (const char* v : {"PHOTO_PIPELINE_RENDITIONS", "PHOTO_PIPELINE_MAX_BYTES",
-                        "PHOTO_PIPELINE_MAX_PIXELS", "PHOTO_PIPELINE_MAX_FRAMES"}) {
+                        "PHOTO_PIPELINE_MAX_PIXELS", "PHOTO_PIPELINE_MAX_FRAMES",
+                        "PHOTO_PIPELINE_WATERMARK_ENABLED"}) {
     ::unsetenv(v);
   }
   ResizeConfig defaults;
   EXPECT_TRUE(defaults.LoadFromEnv().ok());
   EXPECT_EQ(defaults.renditions.size(), 3u);
   EXPECT_EQ(defaults.limits.max_bytes, 50ull * 1024 * 1024);
+  EXPECT_TRUE(defaults.watermark_enabled);
 }
 
 }  // namespace

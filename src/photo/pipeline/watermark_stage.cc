@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "photo/core/files.h"
+#include "photo/core/text.h"
 #include "photo/watermark/watermark.h"
 
 namespace photo::pipeline {
@@ -30,16 +31,8 @@ std::optional<std::string> Env(const char* name) {
   return std::string(v);
 }
 
-std::string Lower(std::string_view s) {
-  std::string out;
-  for (char c : s) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 Result<bool> ParseBool(const char* name, const std::string& value) {
-  const std::string v = Lower(value);
-  if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
-  if (v == "0" || v == "false" || v == "no" || v == "off") return false;
+  if (const std::optional<bool> v = ParseBoolSetting(value)) return *v;
   return ConfigError(std::string(name) + "=\"" + value + "\" is not a boolean (true/false)");
 }
 
@@ -163,8 +156,24 @@ Result<std::vector<image::Rendition>> RunWatermark(const WatermarkConfig& config
     // Pointed only now: a move of Prepared may relocate a short string's bytes.
     if (!prepared.logo_bytes.empty()) prepared.options.logo = prepared.logo_bytes;
   }
+  // Largest first: a smaller spec whose clean file is byte-identical (the
+  // source was smaller than both targets; image::MakeRenditions encoded it
+  // once) reuses the larger one's result when its quality is no higher.
+  std::vector<const image::RenditionSpec*> order;
   for (const image::RenditionSpec& spec : specs) {
-    if (!spec.watermark) continue;
+    if (spec.watermark) order.push_back(&spec);
+  }
+  std::stable_sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
+    return a->long_edge > b->long_edge;
+  });
+  struct Done {
+    const image::RenditionSpec* spec;
+    std::string clean_bytes, out_bytes;
+    int width, height;
+  };
+  std::vector<Done> done;
+  for (const image::RenditionSpec* spec_ptr : order) {
+    const image::RenditionSpec& spec = *spec_ptr;
     auto it = std::find_if(renditions.begin(), renditions.end(),
                            [&](const image::Rendition& r) { return r.name == spec.name; });
     if (it == renditions.end()) {
@@ -177,13 +186,22 @@ Result<std::vector<image::Rendition>> RunWatermark(const WatermarkConfig& config
     std::string out_bytes;
     int width = it->width;
     int height = it->height;
-    if (config.enabled) {
+    auto same = std::find_if(done.begin(), done.end(), [&](const Done& d) {
+      return d.spec->format == spec.format && d.spec->quality >= spec.quality &&
+             d.clean_bytes == clean_bytes;
+    });
+    if (config.enabled && same != done.end()) {
+      out_bytes = same->out_bytes;
+      width = same->width;
+      height = same->height;
+    } else if (config.enabled) {
       auto encoded =
           watermark::ApplyToEncoded(clean_bytes, spec.format, spec.quality, prepared.options);
       if (!encoded.ok()) return encoded.error().WithContext("watermark " + spec.name);
       out_bytes = std::move(encoded->bytes);
       width = encoded->width;
       height = encoded->height;
+      done.push_back({&spec, std::move(clean_bytes), out_bytes, width, height});
     } else {
       // Disabled: publish the clean bytes as they are (no generation loss).
       out_bytes = std::move(clean_bytes);

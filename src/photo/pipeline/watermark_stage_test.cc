@@ -138,6 +138,31 @@ TEST_F(WatermarkStageTest, MarksOnlyWatermarkedSpecs) {
   EXPECT_EQ(ReadFile((*out)[2].path)->substr(8, 4), magic_webp);
 }
 
+TEST_F(WatermarkStageTest, IdenticalCleanFilesAreMarkedOnce) {
+  // A source smaller than both targets: the resize stage wrote the same
+  // clean bytes for both (image::MakeRenditions encodes them once).
+  std::vector<image::RenditionSpec> specs = {
+      {"medium", 1280, image::OutputFormat::kJpeg, 82, true},
+      {"large", 2560, image::OutputFormat::kJpeg, 85, true},
+  };
+  const std::string clean = Encode(Decode(image::testing::MakeJpegWithGps(900, 600)), ".jpg",
+                                   VImage::option()->set("Q", 85));
+  std::vector<image::Rendition> rs;
+  for (const auto& spec : specs) {
+    ASSERT_TRUE(WriteFileAtomic(layout_->CleanRendition(kId, spec), clean).ok());
+    rs.push_back({spec.name, layout_->CleanRendition(kId, spec).string(), 900, 600, clean.size(),
+                  spec.format, false});
+  }
+  auto out = RunWatermark(WatermarkConfig{}, *layout_, kId, specs, rs);
+  ASSERT_TRUE(out.ok()) << out.error().ToString();
+  const std::string medium = *ReadFile((*out)[0].path);
+  const std::string large = *ReadFile((*out)[1].path);
+  EXPECT_NE(medium, clean);
+  EXPECT_EQ(medium, large) << "one watermark + encode at the higher quality serves both";
+  EXPECT_TRUE((*out)[0].watermarked && (*out)[1].watermarked);
+  EXPECT_EQ((*out)[0].width, 900);
+}
+
 TEST_F(WatermarkStageTest, Idempotent) {
   auto first = Run(WatermarkConfig{});
   ASSERT_TRUE(first.ok());
