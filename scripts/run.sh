@@ -4,6 +4,11 @@
 # API on 8000, one worker per stage and an events listener. Everything runs as
 # ordinary processes with data, logs and PID files under ./var.
 # Stop exactly these processes with ./scripts/stop.sh.
+#
+#   PHOTO_API_ONLY=1   start only the broker and the API (no workers, no events
+#                      listener): jobs pile up in `resize` (tools/bench.py --api-only)
+#   PHOTO_BIN=path     run this binary instead of building build/photo-pipeline
+#                      (e.g. build/release/photo-pipeline from the release preset)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -17,10 +22,11 @@ LISTEN=${PHOTO_PIPELINE_LISTEN:-0.0.0.0:8000}
 export PHOTO_PIPELINE_LISTEN=$LISTEN
 API_PORT=${LISTEN##*:}
 WORKERS_PER_STAGE=${PHOTO_WORKERS_PER_STAGE:-1}
-BIN=$ROOT/build/photo-pipeline
+API_ONLY=${PHOTO_API_ONLY:-0}
+BIN=${PHOTO_BIN:-$ROOT/build/photo-pipeline}
 
 ./scripts/setup.sh
-if [ "${PHOTO_SKIP_BUILD:-0}" != 1 ]; then
+if [ "${PHOTO_SKIP_BUILD:-0}" != 1 ] && [ -z "${PHOTO_BIN:-}" ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPHOTO_BUILD_TESTS=OFF -DPHOTO_BUILD_BENCHMARKS=OFF >/dev/null
   cmake --build build -j "$(nproc)" --target photo-pipeline
 fi
@@ -41,12 +47,14 @@ start() {  # start NAME CMD...: background process, PID in var/run/NAME.pid
 
 echo "starting photo-pipeline"
 start api "$BIN" api
-for stage in resize watermark detect; do
-  for i in $(seq 1 "$WORKERS_PER_STAGE"); do
-    start "worker-$stage-$i" "$BIN" worker "$stage"
+if [ "$API_ONLY" != 1 ]; then
+  for stage in resize watermark detect; do
+    for i in $(seq 1 "$WORKERS_PER_STAGE"); do
+      start "worker-$stage-$i" "$BIN" worker "$stage"
+    done
   done
-done
-start events "$BIN" events --queue events.log
+  start events "$BIN" events --queue events.log
+fi
 
 for _ in $(seq 1 60); do
   curl -fsS "http://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1 && break

@@ -6,6 +6,15 @@ per image per process (from /proc) and peak RSS, lost and duplicate counts.
 
   tools/bench.py -n 100 -c 8 --mp 12            # against ./scripts/run.sh
   tools/bench.py -n 40 -c 40 --mp 12 --json out.json
+  tools/bench.py --api-only -n 3000 -c 16 --kb 200   # API alone (no workers needed)
+
+--api-only uploads one generated JPEG of about --kb kB n times at concurrency c
+over persistent connections (one raw keep-alive socket per client thread, the
+multipart request prebuilt once) and prints uploads/s, p50/p95/p99 upload
+latency (send to 202), CPU ms per upload of the API, the broker and the load
+generator itself, and the rejected counts; it does not wait for events.
+--verify then checks that every accepted id has its record in the SQLite store
+(--db) and that the `resize` queue grew by exactly the accepted count.
 
 Processes are found from var/run/*.pid (and the RabbitMQ beam from
 var/rabbitmq); only loopback is contacted; it stops by itself.
@@ -14,6 +23,8 @@ import argparse
 import glob
 import json
 import os
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -72,6 +83,199 @@ def percentile(values, p):
     return s[k]
 
 
+def make_photo_of_kb(kb, seed=0):
+    """A generated JPEG (Q90, 4:3) of roughly `kb` kilobytes."""
+    width = 1000
+    data = b""
+    for _ in range(4):
+        data = pp.make_jpeg(width, width * 3 // 4, seed=seed, quality=90)
+        ratio = kb * 1000.0 / len(data)
+        if abs(ratio - 1) < 0.03:
+            break
+        width = max(64, int(width * ratio ** 0.5))
+    return width, width * 3 // 4, data
+
+
+class RawClient:
+    """One keep-alive HTTP/1.1 connection sending a prebuilt request; leaner
+    than http.client (no header objects, one sendall per request)."""
+
+    def __init__(self, port, timeout):
+        self.port, self.timeout, self.sock, self.buf = port, timeout, None, b""
+
+    def _connect(self):
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = None
+
+    def send(self, request):
+        """-> (status, body). Reconnects once if the server closed an idle connection."""
+        for attempt in (0, 1):
+            if self.sock is None:
+                self._connect()
+            try:
+                self.sock.sendall(request)
+                return self._read_response()
+            except (ConnectionError, EOFError):
+                self.close()
+                if attempt:
+                    raise
+
+    def _read_response(self):
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            self.buf += chunk
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length, close = 0, False
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            k = k.strip().lower()
+            if k == b"content-length":
+                length = int(v)
+            elif k == b"connection" and v.strip().lower() == b"close":
+                close = True
+        while len(self.buf) < length:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            self.buf += chunk
+        body, self.buf = self.buf[:length], self.buf[length:]
+        if close:
+            self.close()
+        return status, body
+
+
+def queue_depth(queue):
+    """Messages in `queue` per rabbitmqctl on the node of PHOTO_RMQ_* (None if unknown)."""
+    try:
+        out = subprocess.run([os.path.join(REPO, "scripts", "rabbitmq.sh"), "ctl", "list_queues",
+                              "-q", "name", "messages"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == queue:
+            return int(parts[1])
+    return None
+
+
+def api_only(args):
+    width, height, photo = make_photo_of_kb(args.kb)
+    print(f"one photo {width}x{height}, {len(photo)} bytes", file=sys.stderr)
+    body, ctype = pp.multipart([("file", "bench.jpg", photo, "image/jpeg")])
+    request = (f"POST /upload/ HTTP/1.1\r\nHost: 127.0.0.1:{args.port}\r\n"
+               f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    api = pp.Api(args.port, timeout=30)
+    if not api.wait_ready(10):
+        sys.exit("API not ready on port %d" % args.port)
+    procs = find_processes(args.var)
+    depth0 = queue_depth("resize") if args.verify else None
+    if args.warmup:
+        c = RawClient(args.port, 60)
+        for _ in range(args.warmup):
+            c.send(request)
+        c.close()
+        if args.verify:
+            depth0 = queue_depth("resize")
+
+    lat, ids, errors = [], [], {}
+    lock = threading.Lock()
+    next_i = [0]
+
+    def client():
+        c = RawClient(args.port, 120)
+        my_lat, my_ids, my_err = [], [], {}
+        while True:
+            with lock:
+                if next_i[0] >= args.n:
+                    break
+                next_i[0] += 1
+            t0 = time.perf_counter()
+            try:
+                status, resp = c.send(request)
+            except OSError as e:
+                status, resp = -1, str(e).encode()
+                c.close()
+            t1 = time.perf_counter()
+            if status == 202:
+                my_lat.append(t1 - t0)
+                my_ids.append(json.loads(resp)["id"])
+            else:
+                my_err[status] = my_err.get(status, 0) + 1
+        c.close()
+        with lock:
+            lat.extend(my_lat)
+            ids.extend(my_ids)
+            for k, v in my_err.items():
+                errors[k] = errors.get(k, 0) + v
+
+    cpu0 = {n: proc_cpu_ms(p) for n, p in procs.items()}
+    self0 = os.times()
+    t_start = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(args.c)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t_start
+    self1 = os.times()
+    cpu1 = {n: proc_cpu_ms(p) for n, p in procs.items()}
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+
+    n_ok = len(ids)
+    cpu = {n: (cpu1[n] - cpu0[n]) / max(1, n_ok) for n in procs
+           if cpu0.get(n) is not None and cpu1.get(n) is not None}
+    cpu["bench (this client)"] = ((self1.user - self0.user) + (self1.system - self0.system)) * 1000 / max(1, n_ok)
+    res = {
+        "mode": "api-only", "photo": f"{width}x{height}", "photo_bytes": len(photo),
+        "uploads": args.n, "concurrency": args.c, "accepted": n_ok, "rejected": errors,
+        "wall_s": wall, "uploads_per_s": n_ok / max(1e-9, wall),
+        "latency_ms": {p: 1000 * percentile(lat, q) if lat else None
+                       for p, q in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))},
+        "cpu_ms_per_upload": cpu, "loadavg": load,
+    }
+    print(f"api-only  photo {res['photo']} {len(photo)} B  n={args.n} c={args.c}  loadavg {' '.join(load)}")
+    print(f"accepted {n_ok}  rejected {errors}  in {wall:.2f}s  ->  {res['uploads_per_s']:.1f} uploads/s")
+    l = res["latency_ms"]
+    if lat:
+        print(f"upload latency  p50 {l['p50']:.1f} ms  p95 {l['p95']:.1f} ms  p99 {l['p99']:.1f} ms  max {l['max']:.1f} ms")
+    print("CPU ms per accepted upload by process:")
+    for n in sorted(cpu):
+        print(f"  {n:<22} {cpu[n]:8.2f} ms")
+    ok = n_ok == args.n
+    if args.verify:
+        import sqlite3
+        missing = []
+        db = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True, timeout=30)
+        try:
+            for iid in ids:
+                if db.execute("SELECT 1 FROM images WHERE id = ?", (iid,)).fetchone() is None:
+                    missing.append(iid)
+        finally:
+            db.close()
+        depth1 = queue_depth("resize")
+        grew = None if depth0 is None or depth1 is None else depth1 - depth0
+        res["verify"] = {"records_missing": len(missing), "resize_queue_before": depth0,
+                         "resize_queue_after": depth1, "resize_queue_grew": grew}
+        print(f"verify: records missing {len(missing)} of {n_ok}; resize queue {depth0} -> {depth1} "
+              f"(+{grew}, accepted {n_ok})")
+        ok = ok and not missing and grew == n_ok
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=2)
+    return 0 if ok else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=50, help="uploads")
@@ -84,7 +288,17 @@ def main():
     ap.add_argument("--var", default=os.path.join(REPO, "var"))
     ap.add_argument("--timeout", type=float, default=600, help="seconds to wait for events")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--api-only", action="store_true", help="upload only: no events, see above")
+    ap.add_argument("--kb", type=float, default=200, help="--api-only: size of the one photo in kB")
+    ap.add_argument("--warmup", type=int, default=20, help="--api-only: uploads before measuring")
+    ap.add_argument("--verify", action="store_true",
+                    help="--api-only: check records (--db) and the resize queue depth (rabbitmqctl)")
+    ap.add_argument("--db", default=None, help="SQLite file (default <var>/data/photo-pipeline.db)")
     args = ap.parse_args()
+    if args.db is None:
+        args.db = os.path.join(args.var, "data", "photo-pipeline.db")
+    if args.api_only:
+        return api_only(args)
 
     width = int((args.mp * 1e6 * 4 / 3) ** 0.5)
     height = int(width * 3 / 4)

@@ -3,8 +3,8 @@
 
 #include <memory>
 
-#include "photo/broker/amqp/amqp_publisher.h"
 #include "photo/broker/amqp/config.h"
+#include "photo/broker/amqp/publisher_pool.h"
 #include "photo/cli/commands.h"
 #include "photo/http/api_config.h"
 #include "photo/http/api_server.h"
@@ -48,7 +48,9 @@ int RunApi(const CommonSettings& s, const ApiArgs& args) {
     PrintError(store.error().reason(), store.error().message());
     return 2;
   }
-  broker::amqp::AmqpPublisher publisher(*amqp, {.role = "api"});
+  // Upload threads publish concurrently: one confirm channel each, up to
+  // publish_connections at once (see publisher_pool.h).
+  broker::amqp::AmqpPublisherPool publisher(*amqp, {.role = "api"}, amqp->publish_connections);
   // Not fatal: the API answers 503 until the broker is reachable.
   if (Status st = publisher.Connect(); !st.ok())
     spdlog::warn("broker not reachable yet ({}); uploads get 503 until it is", st.ToString());

@@ -36,6 +36,8 @@ struct AmqpPublisherOptions {
 // One connection, one confirm-mode channel, guarded by a mutex: Publish and
 // Ping may be called from any thread; publishes are serialised (one
 // outstanding confirm at a time, which keeps basic.return attribution exact).
+// Callers that publish from many threads at once (the API) use
+// AmqpPublisherPool (publisher_pool.h): N of these side by side.
 //
 // Publish sends persistently (delivery_mode 2), mandatory, with
 // content_type, message_id, timestamp and the headers as long strings, and

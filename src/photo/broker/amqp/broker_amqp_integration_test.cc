@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -11,6 +13,7 @@
 #include "photo/broker/amqp/consumer_loop.h"
 #include "photo/broker/amqp/dlq.h"
 #include "photo/broker/amqp/event_subscriber.h"
+#include "photo/broker/amqp/publisher_pool.h"
 #include "photo/broker/amqp/testing.h"
 #include "photo/broker/amqp/topology.h"
 #include "photo/broker/messages.h"
@@ -175,6 +178,88 @@ TEST_F(AmqpTest, PublisherIsThreadSafe) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(ok.load(), 100);
   EXPECT_EQ(raw.Count(q), 100);
+}
+
+// The API's pool: many threads publish at once, every publish is confirmed,
+// every message arrives exactly once, and the members really run side by
+// side (more than one connection was used).
+TEST_F(AmqpTest, PoolConfirmsConcurrentPublishesOnSeveralConnections) {
+  const std::string q = UniqueName("pool");
+  RawClient raw;
+  raw.DeclareQueue(q);
+  AmqpPublisherPool pool(TestConfig(), {.role = "test-pool"}, 4);
+  ASSERT_EQ(pool.size(), 4);
+  constexpr int kThreads = 16, kEach = 50;
+  std::atomic<int> ok{0};
+  std::vector<std::string> errors;
+  std::mutex mu;
+  const auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        Status s = pool.Publish(ToQueue(q, "{}", std::to_string(t) + ":" + std::to_string(i)));
+        if (s.ok()) {
+          ++ok;
+        } else {
+          std::lock_guard<std::mutex> lock(mu);
+          errors.push_back(s.ToString());
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("[ pool ] %d confirmed publishes in %.2f s (%.0f/s)\n", ok.load(), secs,
+              ok.load() / secs);
+  EXPECT_TRUE(errors.empty()) << errors.front();
+  EXPECT_EQ(ok.load(), kThreads * kEach);
+  EXPECT_EQ(pool.stats().confirmed, static_cast<std::uint64_t>(kThreads * kEach));
+  EXPECT_GE(pool.stats().connects, 2u) << "the pool never had two publishes in flight";
+  EXPECT_LE(pool.stats().connects, 4u);
+  EXPECT_EQ(raw.Count(q), kThreads * kEach);
+  std::set<std::string> ids;
+  while (auto got = raw.Get(q)) ids.insert(got->message_id);
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kThreads * kEach));
+  EXPECT_TRUE(pool.Ping().ok());
+}
+
+// basic.return is attributed to the message it belongs to even while other
+// threads publish routable messages on the pool at the same time.
+TEST_F(AmqpTest, PoolAttributesEachReturnToItsOwnMessage) {
+  const std::string q = UniqueName("routable");
+  const std::string nowhere = UniqueName("nobody");
+  RawClient raw;
+  raw.DeclareQueue(q);
+  AmqpPublisherPool pool(TestConfig(), {.role = "test-pool"}, 3);
+  std::atomic<int> wrong{0}, routed{0}, returned{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 30; ++i) {
+        const bool lost = (i + t) % 3 == 0;
+        const std::string id = std::to_string(t) + ":" + std::to_string(i);
+        Status s = pool.Publish(ToQueue(lost ? nowhere : q, "{}", id));
+        if (lost) {
+          if (s.reason() == "unroutable" && s.message().find(id) != std::string::npos) {
+            ++returned;
+          } else {
+            ++wrong;
+          }
+        } else if (s.ok()) {
+          ++routed;
+        } else {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(routed.load() + returned.load(), 240);
+  EXPECT_EQ(returned.load(), 80);
+  EXPECT_EQ(raw.Count(q), routed.load());
+  EXPECT_EQ(pool.stats().returned, 80u);
 }
 
 TEST_F(AmqpTest, CrashedConsumerLeavesTheMessageForRedelivery) {

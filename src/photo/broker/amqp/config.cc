@@ -110,6 +110,9 @@ Result<AmqpConfig> AmqpConfig::FromEnv(AmqpConfig base) {
   n = c.prefetch;
   RETURN_IF_ERROR(EnvInt("PHOTO_PIPELINE_PREFETCH", 1, 65535, n));
   c.prefetch = static_cast<int>(n);
+  n = c.publish_connections;
+  RETURN_IF_ERROR(EnvInt("PHOTO_PIPELINE_AMQP_PUBLISH_CONNECTIONS", 1, 256, n));
+  c.publish_connections = static_cast<int>(n);
   n = c.connect_timeout.count();
   RETURN_IF_ERROR(EnvInt("PHOTO_PIPELINE_AMQP_CONNECT_TIMEOUT_MS", 1, 600000, n));
   c.connect_timeout = std::chrono::milliseconds(n);
@@ -150,6 +153,8 @@ Status AmqpConfig::Validate() const {
     return InvalidArgumentError("bad_setting", "heartbeat must be in [0, 3600] s");
   if (prefetch < 1 || prefetch > 65535)
     return InvalidArgumentError("bad_setting", "prefetch must be in [1, 65535]");
+  if (publish_connections < 1 || publish_connections > 256)
+    return InvalidArgumentError("bad_setting", "publish connections must be in [1, 256]");
   if (connect_timeout.count() <= 0 || rpc_timeout.count() <= 0 || confirm_timeout.count() <= 0)
     return InvalidArgumentError("bad_setting", "timeouts must be positive");
   if (reconnect_initial.count() <= 0 || reconnect_max < reconnect_initial)

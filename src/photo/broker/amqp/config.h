@@ -47,6 +47,9 @@ struct AmqpConfig {
   // How long Publish waits for basic.ack before reporting kDeadlineExceeded.
   std::chrono::milliseconds confirm_timeout{10000};  // PHOTO_PIPELINE_AMQP_CONFIRM_TIMEOUT_MS
   int prefetch = 1;                                  // PHOTO_PIPELINE_PREFETCH
+  // Publishing connections of a multi-threaded publisher (the API's
+  // AmqpPublisherPool): at most this many confirms outstanding at once.
+  int publish_connections = 8;  // PHOTO_PIPELINE_AMQP_PUBLISH_CONNECTIONS
   // One retry queue per step; max attempts = steps + 1.
   std::vector<std::chrono::milliseconds> retry_delays{
       std::chrono::milliseconds(1000), std::chrono::milliseconds(5000),

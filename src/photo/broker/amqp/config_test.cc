@@ -84,6 +84,15 @@ TEST(AmqpConfig, FromEnvOverlaysAndValidates) {
   EXPECT_EQ(c->max_attempts(), 3);
   EXPECT_EQ(c->event_queues, (std::vector<std::string>{"events.audit", "events.search"}));
   EXPECT_EQ(c->heartbeat_s, 30);
+  EXPECT_EQ(c->publish_connections, 8);
+
+  setenv("PHOTO_PIPELINE_AMQP_PUBLISH_CONNECTIONS", "3", 1);
+  c = AmqpConfig::FromEnv();
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->publish_connections, 3);
+  setenv("PHOTO_PIPELINE_AMQP_PUBLISH_CONNECTIONS", "0", 1);
+  EXPECT_EQ(AmqpConfig::FromEnv().error().reason(), "bad_setting");
+  unsetenv("PHOTO_PIPELINE_AMQP_PUBLISH_CONNECTIONS");
 
   setenv("PHOTO_PIPELINE_PREFETCH", "0", 1);
   auto bad = AmqpConfig::FromEnv();

@@ -13,6 +13,15 @@
 //  * A locked database is waited for (busy_timeout), then the whole transaction
 //    is retried with back-off a bounded number of times; after that the call
 //    returns kUnavailable("store_unavailable") and the caller retries later.
+//  * Create and Delete are group-committed: concurrent callers' writes are
+//    queued, and one of the callers commits everything queued in one
+//    transaction (one savepoint per write) with one WAL fsync, then wakes
+//    each caller with its own result (a duplicate id fails only its own
+//    Create). Every call still returns only after its write is committed
+//    with the configured `synchronous` level, so durability is unchanged; a
+//    failure of the transaction itself (busy after retries, I/O, COMMIT)
+//    fails every caller in that batch. Update stays one transaction per call
+//    (its `mutate` runs inside it).
 //  * After fork() the child never touches connections it inherited: the pool
 //    notices the new pid and opens fresh ones (SQLite forbids carrying a
 //    connection across fork).
@@ -23,6 +32,7 @@
 // anything else -> kInternal("store_error").
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -63,6 +73,9 @@ class SqliteStatusStore final : public StatusStore {
   Status Delete(std::string_view id) override;
   Result<std::map<std::string, std::int64_t>> CountByStatus() override;
   Status Ping() override;
+
+  // Transactions the group commit has run (Create/Delete); for tests.
+  std::uint64_t group_commits() const;
 
   // The schema version this binary writes.
   static constexpr int kSchemaVersion = 1;
