@@ -56,9 +56,14 @@ int HammingDistance(std::uint64_t a, std::uint64_t b) { return std::popcount(a ^
 Result<double> Sharpness(const cv::Mat& bgr) {
   RETURN_IF_ERROR(CheckInput(bgr));
   try {
+    // Grey first: the area resize then moves a third of the bytes. The
+    // Laplacian of 8-bit input is an integer (|v| <= 2040), exact in float.
     cv::Mat gray, lap;
-    cv::cvtColor(ScaleLongEdge(bgr, kSharpnessLongEdge), gray, cv::COLOR_BGR2GRAY);
-    cv::Laplacian(gray, lap, CV_64F);
+    cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+    if (std::max(gray.cols, gray.rows) != kSharpnessLongEdge) {
+      gray = ScaleLongEdge(gray, kSharpnessLongEdge);
+    }
+    cv::Laplacian(gray, lap, CV_32F);
     cv::Scalar mean, stddev;
     cv::meanStdDev(lap, mean, stddev);
     return stddev[0] * stddev[0];
