@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # One command: install what is missing, build, and start the whole system on
 # this machine — a private RabbitMQ node (AMQP 5672, management UI 15672), the
-# API on 8000, one worker per stage and an events listener. Everything runs as
+# API on 8000, two worker processes per stage and an events listener. Everything runs as
 # ordinary processes with data, logs and PID files under ./var.
 # Stop exactly these processes with ./scripts/stop.sh.
 #
 #   PHOTO_API_ONLY=1   start only the broker and the API (no workers, no events
 #                      listener): jobs pile up in `resize` (tools/bench.py --api-only)
+#   PHOTO_WORKERS_PER_STAGE=N  worker processes per stage (default 2: on two
+#                      cores it keeps a core busy while another worker waits on
+#                      fsync or a confirm; docs/BENCHMARKS.md has 1/2/4)
 #   PHOTO_BIN=path     run this binary instead of building build/photo-pipeline
 #                      (e.g. build/release/photo-pipeline from the release preset)
 set -euo pipefail
@@ -21,7 +24,7 @@ export PHOTO_PIPELINE_AMQP_URL=${PHOTO_PIPELINE_AMQP_URL:-amqp://guest:guest@127
 LISTEN=${PHOTO_PIPELINE_LISTEN:-0.0.0.0:8000}
 export PHOTO_PIPELINE_LISTEN=$LISTEN
 API_PORT=${LISTEN##*:}
-WORKERS_PER_STAGE=${PHOTO_WORKERS_PER_STAGE:-1}
+WORKERS_PER_STAGE=${PHOTO_WORKERS_PER_STAGE:-2}
 API_ONLY=${PHOTO_API_ONLY:-0}
 BIN=${PHOTO_BIN:-$ROOT/build/photo-pipeline}
 
