@@ -19,7 +19,7 @@ TEST(ApiConfigTest, DefaultsMatchTheContract) {
   ApiConfig c;
   EXPECT_EQ(c.host, "0.0.0.0");
   EXPECT_EQ(c.port, 8000);
-  EXPECT_EQ(c.threads, 16);
+  EXPECT_EQ(c.threads, 64);
   EXPECT_EQ(c.data_dir, "./var/data");
   EXPECT_TRUE(c.api_token.empty());
   EXPECT_EQ(c.max_body_bytes(), c.limits.max_bytes + c.multipart_overhead);

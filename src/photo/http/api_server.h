@@ -43,8 +43,9 @@ class Server;
 namespace photo::http {
 
 // Decides what an uploaded file is. The default runs image::ProbeBuffer over
-// a read-only mmap of the file (same answers as image::ProbeFile, without
-// copying the upload into memory). A seam for tests.
+// the file: read into a per-thread buffer up to 2 MiB, a read-only mmap
+// above (same answers as image::ProbeFile, without a whole-file copy of a big
+// upload). A seam for tests.
 using ProbeFn = std::function<Result<image::ProbeInfo>(const std::filesystem::path&,
                                                        const image::Limits&)>;
 
@@ -52,7 +53,7 @@ struct ApiDeps {
   store::StatusStore* store = nullptr;      // required; not owned; outlives the server
   broker::Publisher* publisher = nullptr;   // required; not owned; outlives the server
   metrics::MetricsRegistry* metrics = nullptr;  // optional; the server owns one if null
-  ProbeFn probe;                            // optional; the mmap'd probe if empty
+  ProbeFn probe;                            // optional; the file probe above if empty
 };
 
 class ApiServer {

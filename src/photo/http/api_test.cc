@@ -527,6 +527,25 @@ TEST_F(ApiTest, FileAtTheLimitIsAccepted) {
   EXPECT_EQ(r->status, 202) << r->body;
 }
 
+TEST_F(ApiTest, BothProbePathsGiveTheSameAnswer) {
+  // Up to 2 MiB the probe reads the file into a buffer, above it maps it:
+  // the same photo padded past the threshold must probe the same.
+  config_.limits.max_bytes = 8u << 20;
+  Start();
+  for (std::size_t pad : {std::size_t{0}, std::size_t{3} << 20}) {
+    SCOPED_TRACE(pad);
+    const std::string bytes = jpeg_ + std::string(pad, '\0');
+    auto r = Upload(bytes);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 202) << r->body;
+    auto rec = store_.Get(json::parse(r->body)["id"].get<std::string>());
+    ASSERT_TRUE(rec.ok());
+    EXPECT_EQ(rec->source_format, "jpeg");
+    EXPECT_EQ(rec->width, 64);
+    EXPECT_EQ(rec->bytes, bytes.size());
+  }
+}
+
 TEST_F(ApiTest, HostileFilenamesAreJustData) {
   Start();
   const std::vector<std::pair<std::string, std::string>> names = {
