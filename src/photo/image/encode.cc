@@ -1,6 +1,9 @@
 #include "photo/image/encode.h"
 
+#include <turbojpeg.h>
+
 #include <cstdint>
+#include <stdexcept>
 #include <string_view>
 
 namespace photo::image {
@@ -34,6 +37,24 @@ std::string StripWebpMetadata(std::string in) {
   auto riff = static_cast<std::uint32_t>(out.size() - 8);
   for (std::size_t i = 0; i < 4; ++i) out[4 + i] = static_cast<char>((riff >> (8 * i)) & 0xffu);
   return out;
+}
+
+std::string EncodeJpegTurbo(const unsigned char* rgb, int width, int height, int quality) {
+  tjhandle tj = tjInitCompress();
+  if (tj == nullptr) throw std::runtime_error("jpeg encode: tjInitCompress failed");
+  unsigned char* out = nullptr;
+  unsigned long len = 0;
+  const int rc = tjCompress2(tj, rgb, width, 0, height, TJPF_RGB, &out, &len,
+                             quality < 90 ? TJSAMP_420 : TJSAMP_444, quality, 0);
+  std::string error = rc != 0 ? tjGetErrorStr2(tj) : "";
+  tjDestroy(tj);
+  if (rc != 0) {
+    tjFree(out);
+    throw std::runtime_error("jpeg encode: " + error);
+  }
+  std::string bytes(reinterpret_cast<const char*>(out), len);
+  tjFree(out);
+  return bytes;
 }
 
 std::string EncodeVips(const VImage& img, OutputFormat format, int quality,

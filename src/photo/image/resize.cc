@@ -355,25 +355,6 @@ PixelBuffer DecodeVips(std::string_view bytes, const ProbeInfo& info, Size targe
 // ---------------------------------------------------------------------------
 // Encoders. strip=true drops EXIF (and with it GPS), XMP, IPTC and ICC.
 
-// An intermediate JPEG straight through libjpeg-turbo: no Huffman pass to
-// keep, so libvips' pipeline around the same encoder is pure overhead (~7 ms
-// of ~20 on a 2560 px image here). Chroma as libvips would choose it (4:2:0
-// below Q90), no metadata written.
-std::string EncodeJpegTurbo(const PixelBuffer& rgb, int quality) {
-  std::unique_ptr<void, TjDeleter> tj(tjInitCompress());
-  if (!tj) throw std::bad_alloc();
-  unsigned char* out = nullptr;
-  unsigned long len = 0;
-  if (tjCompress2(tj.get(), rgb.data(), rgb.width(), 0, rgb.height(), TJPF_RGB, &out, &len,
-                  quality < 90 ? TJSAMP_420 : TJSAMP_444, quality, 0) != 0) {
-    tjFree(out);
-    throw std::runtime_error(std::string("jpeg encode: ") + tjGetErrorStr2(tj.get()));
-  }
-  std::string bytes(reinterpret_cast<const char*>(out), len);
-  tjFree(out);
-  return bytes;
-}
-
 std::string Encode(const PixelBuffer& pixels, const RenditionSpec& spec, EncodeEffort effort) {
   const PixelBuffer* src = &pixels;
   PixelBuffer flat;
@@ -382,7 +363,7 @@ std::string Encode(const PixelBuffer& pixels, const RenditionSpec& spec, EncodeE
     src = &flat;
   }
   if (spec.format == OutputFormat::kJpeg && effort == EncodeEffort::kIntermediate) {
-    return EncodeJpegTurbo(*src, spec.quality);
+    return EncodeJpegTurbo(src->data(), src->width(), src->height(), spec.quality);
   }
   return EncodeVips(AsVips(*src), spec.format, spec.quality, effort);
 }
