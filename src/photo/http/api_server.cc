@@ -363,7 +363,7 @@ class UploadSink {
 // reads the whole file into a fresh string (a 40 MB upload peaked at ~160 MB
 // of heap); above kProbeReadMax a read-only mapping costs no copy and its
 // pages are the page cache the upload was just written to.
-constexpr std::uint64_t kProbeReadMax = 2u << 20;
+constexpr std::uint64_t kProbeReadMax = 1u << 20;
 
 Result<image::ProbeInfo> ProbeMapped(const fs::path& path, const image::Limits& limits) {
   FileHandle f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -375,11 +375,12 @@ Result<image::ProbeInfo> ProbeMapped(const fs::path& path, const image::Limits& 
     return image::ProbeFile(path, limits);
   }
   if (size <= kProbeReadMax) {
-    // Small uploads: one pread into this thread's reused buffer. mmap +
-    // munmap in a many-threaded process costs a TLB-shootdown IPI to every
-    // core on each upload, which on this VM outweighs copying 200 kB.
-    thread_local std::string buf;
-    buf.resize(static_cast<size_t>(size));
+    // Small uploads: one pread into a heap buffer. mmap + munmap in a
+    // many-threaded process costs a TLB-shootdown IPI to every core on each
+    // upload, which on this VM outweighs copying 200 kB. (Not thread_local:
+    // 64 HTTP threads each keeping their largest upload cost 160 MB of RSS;
+    // the tuned heap hands the freed block to the next upload anyway.)
+    std::string buf(static_cast<size_t>(size), '\0');
     size_t got = 0;
     while (got < buf.size()) {
       const ssize_t n = ::pread(f.fd, buf.data() + got, buf.size() - got, static_cast<off_t>(got));

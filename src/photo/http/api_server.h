@@ -43,7 +43,7 @@ class Server;
 namespace photo::http {
 
 // Decides what an uploaded file is. The default runs image::ProbeBuffer over
-// the file: read into a per-thread buffer up to 2 MiB, a read-only mmap
+// the file: read into a buffer up to 1 MiB, a read-only mmap
 // above (same answers as image::ProbeFile, without a whole-file copy of a big
 // upload). A seam for tests.
 using ProbeFn = std::function<Result<image::ProbeInfo>(const std::filesystem::path&,

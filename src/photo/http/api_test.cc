@@ -528,7 +528,7 @@ TEST_F(ApiTest, FileAtTheLimitIsAccepted) {
 }
 
 TEST_F(ApiTest, BothProbePathsGiveTheSameAnswer) {
-  // Up to 2 MiB the probe reads the file into a buffer, above it maps it:
+  // Up to 1 MiB the probe reads the file into a buffer, above it maps it:
   // the same photo padded past the threshold must probe the same.
   config_.limits.max_bytes = 8u << 20;
   Start();
