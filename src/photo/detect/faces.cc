@@ -239,8 +239,7 @@ struct FaceDetector::Impl {
   }
 
   // Square `tile` windows (clamped into the image) centred on the weak
-  // whole-image candidates that no accepted face explains; a window that
-  // already holds a candidate whole serves it too.
+  // whole-image candidates that no accepted face explains.
   std::vector<cv::Rect> CandidateWindows(const cv::Mat& bgr, const std::vector<Box>& weak,
                                          const std::vector<Box>& accepted, int tile) const {
     const cv::Rect full(0, 0, bgr.cols, bgr.rows);
@@ -256,8 +255,14 @@ struct FaceDetector::Impl {
       bool explained = false;
       for (const Box& a : accepted) explained = explained || IoU(a, c) > 0.1;
       if (explained || (box & full).area() == 0) continue;
+      // Held well inside (not near an edge, where RunTile would drop the
+      // detection as cut off): that window serves this candidate too.
       bool covered = false;
-      for (const cv::Rect& w : windows) covered = covered || (box & full) == ((box & full) & w);
+      for (const cv::Rect& w : windows) {
+        const int m = tile / 8;
+        const cv::Rect inner(w.x + m, w.y + m, w.width - 2 * m, w.height - 2 * m);
+        covered = covered || (box & full) == ((box & full) & inner);
+      }
       if (covered) continue;
       const int cx = c.x + c.width / 2, cy = c.y + c.height / 2;
       const int x = std::clamp(cx - tile / 2, 0, std::max(0, bgr.cols - tile));
