@@ -8,7 +8,7 @@ under a temp dir) against a RabbitMQ node of its own (ctest fixture
 scripts/rabbitmq.sh, PHOTO_TEST_AMQP_URL is its URL; each run makes a fresh
 vhost there and deletes it at the end) and prints a table:
 
-  1 kill9-workers  300 uploads, a random worker kill -9'ed every ~2 s
+  1 kill9-workers  300 uploads, a busy worker kill -9'ed every ~2 s
   2 broker-kill9   broker kill -9'ed and restarted mid-load
   3 corrupt-image  one corrupt JPEG among 50 good ones
   4 transient      injected transient fault in watermark: retried with back-off
@@ -344,6 +344,35 @@ def log_lines(path, needle):
 # Scenarios
 
 
+def cpu_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def pick_busy(workers, rnd, window=0.4, step=0.02):
+    """A worker seen using CPU right now (it gained a clock tick within the
+    last `step` seconds), so the kill lands mid-job; the jobs here take tens
+    of ms, and a random pick mostly hits idle workers. Random if none shows
+    CPU within `window`."""
+    last = {w: cpu_ticks(w.p.pid) for w in workers}
+    end = time.time() + window
+    while time.time() < end:
+        time.sleep(step)
+        busy = []
+        for w in workers:
+            t = cpu_ticks(w.p.pid)
+            if t is not None and last[w] is not None and t > last[w]:
+                busy.append(w)
+            last[w] = t
+        if busy:
+            return rnd.choice(busy)
+    return rnd.choice(workers)
+
+
 def scenario_kill9_workers(system, args, rnd):
     row = Row("1 kill9-workers")
     images = make_images(args.uploads, seed=1000)
@@ -360,7 +389,7 @@ def scenario_kill9_workers(system, args, rnd):
         drained = not loading and system.events.wait_ids(up.accepted(), 0)
         if drained and kills >= args.min_kills:
             break
-        victim = rnd.choice(system.live_workers())
+        victim = pick_busy(system.live_workers(), rnd)
         victim.p.kill()  # SIGKILL
         victim.p.wait()
         victim.log.close()
