@@ -51,6 +51,17 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(j["status_url"], "/status/" + j["id"])
         return j
 
+    @staticmethod
+    def workers_readyz_become(code, timeout):
+        """True once every worker's /readyz answers `code` (polled until `timeout` s)."""
+        deadline = time.time() + timeout
+        while True:
+            if all(w.metrics.request("GET", "/readyz")[0] == code for w in SYSTEM.workers):
+                return True
+            if time.time() >= deadline:
+                return False
+            time.sleep(0.5)
+
     def wait_events(self, ids, timeout):
         ids = set(ids)
         ok = SYSTEM.events.wait_for(lambda evs: ids <= {e.get("id") for e in evs}, timeout)
@@ -178,23 +189,13 @@ class EndToEnd(unittest.TestCase):
             st, _, _ = SYSTEM.api.request("GET", "/readyz")
             self.assertEqual(st, 503)
             # Workers report not ready while their consumers are down.
-            deadline = time.time() + 30
-            while time.time() < deadline:
-                if all(w.metrics.request("GET", "/readyz")[0] == 503 for w in SYSTEM.workers):
-                    break
-                time.sleep(0.5)
-            self.assertTrue(all(w.metrics.request("GET", "/readyz")[0] == 503 for w in SYSTEM.workers))
+            self.assertTrue(self.workers_readyz_become(503, 30))
         finally:
             r = pp.rabbitmq(os.path.join(REPO, "scripts"), "start", env=env)
             self.assertEqual(r.returncode, 0, r.stderr)
         # The API recovers by itself once the broker is back.
         self.assertTrue(SYSTEM.api.wait_ready(60))
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            if all(w.metrics.request("GET", "/readyz")[0] == 200 for w in SYSTEM.workers):
-                break
-            time.sleep(0.5)
-        self.assertTrue(all(w.metrics.request("GET", "/readyz")[0] == 200 for w in SYSTEM.workers))
+        self.assertTrue(self.workers_readyz_become(200, 90))
         up = self.upload_ok(pp.make_jpeg(320, 240, seed=10))
         self.wait_events([up["id"]], 90)
 
