@@ -75,6 +75,14 @@ def find_processes(var_dir):
     return procs
 
 
+def print_cpu_table(title, cpu, fmt, rss=None):
+    """One line per process: CPU ms (per upload or per image), and peak RSS if given."""
+    print(title)
+    for n in sorted(cpu):
+        extra = f"   {rss.get(n) or 0:7.1f} MB" if rss is not None else ""
+        print(f"  {n:<22} {cpu[n]:{fmt}} ms{extra}")
+
+
 def percentile(values, p):
     if not values:
         return None
@@ -249,9 +257,7 @@ def api_only(args):
     l = res["latency_ms"]
     if lat:
         print(f"upload latency  p50 {l['p50']:.1f} ms  p95 {l['p95']:.1f} ms  p99 {l['p99']:.1f} ms  max {l['max']:.1f} ms")
-    print("CPU ms per accepted upload by process:")
-    for n in sorted(cpu):
-        print(f"  {n:<22} {cpu[n]:8.2f} ms")
+    print_cpu_table("CPU ms per accepted upload by process:", cpu, "8.2f")
     ok = n_ok == args.n
     if args.verify:
         import sqlite3
@@ -393,9 +399,7 @@ def main():
     l = res["latency_s"]
     if lat:
         print(f"upload-to-event latency  p50 {l['p50']:.2f}s  p95 {l['p95']:.2f}s  p99 {l['p99']:.2f}s")
-    print("CPU ms per image by process (and peak RSS):")
-    for n in sorted(cpu):
-        print(f"  {n:<22} {cpu[n]:8.1f} ms   {rss.get(n) or 0:7.1f} MB")
+    print_cpu_table("CPU ms per image by process (and peak RSS):", cpu, "8.1f", rss)
     print(f"  {'total':<22} {res['cpu_ms_per_image_total']:8.1f} ms")
     if args.json:
         with open(args.json, "w") as f:
