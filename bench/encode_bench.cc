@@ -36,17 +36,22 @@ const VImage& Pixels(int edge) {
   return it->second;
 }
 
-void BM_Encode(benchmark::State& state, OutputFormat format, EncodeEffort effort) {
-  const int edge = static_cast<int>(state.range(0));
-  const VImage& img = Pixels(edge);
+// Runs `encode` on the pixels of each size and labels the output size.
+template <typename Encode>
+void RunEncode(benchmark::State& state, Encode encode) {
+  const VImage& img = Pixels(static_cast<int>(state.range(0)));
   std::size_t bytes = 0;
   for (auto _ : state) {
-    std::string out = image::EncodeVips(img, format, 82, effort);
+    std::string out = encode(img);
     bytes = out.size();
     benchmark::DoNotOptimize(out.data());
   }
   state.SetLabel(std::to_string(img.width()) + "x" + std::to_string(img.height()) + " -> " +
                  std::to_string(bytes / 1000) + " kB");
+}
+
+void BM_Encode(benchmark::State& state, OutputFormat format, EncodeEffort effort) {
+  RunEncode(state, [&](const VImage& img) { return image::EncodeVips(img, format, 82, effort); });
 }
 
 void Edges(benchmark::internal::Benchmark* b) {
@@ -57,17 +62,10 @@ void Edges(benchmark::internal::Benchmark* b) {
 // The intermediate JPEG the resize stage writes for the watermark stage: the
 // pixels in a plain buffer, straight through libjpeg-turbo.
 void BM_EncodeJpegTurbo(benchmark::State& state) {
-  const int edge = static_cast<int>(state.range(0));
-  const VImage& img = Pixels(edge);
-  const auto* rgb = static_cast<const unsigned char*>(img.data());
-  std::size_t bytes = 0;
-  for (auto _ : state) {
-    std::string out = image::EncodeJpegTurbo(rgb, img.width(), img.height(), 82);
-    bytes = out.size();
-    benchmark::DoNotOptimize(out.data());
-  }
-  state.SetLabel(std::to_string(img.width()) + "x" + std::to_string(img.height()) + " -> " +
-                 std::to_string(bytes / 1000) + " kB");
+  RunEncode(state, [](const VImage& img) {
+    return image::EncodeJpegTurbo(static_cast<const unsigned char*>(img.data()), img.width(),
+                                  img.height(), 82);
+  });
 }
 
 BENCHMARK_CAPTURE(BM_Encode, jpeg_final, OutputFormat::kJpeg, EncodeEffort::kFinal)->Apply(Edges);
