@@ -150,6 +150,23 @@ TEST(FacesTest, CandidateTilesFindTheSmallFacesTheGridFinds) {
   EXPECT_EQ(grid->name(), "blazeface-back-256+tiles512");
 }
 
+// The table in docs/stages/detect.md (faces found per crowd size and mode);
+// a measurement, not a check, so it is off by default:
+//   detect_test --gtest_also_run_disabled_tests --gtest_filter='*CandidateSweep*'
+TEST(FacesTest, DISABLED_CandidateSweep) {
+  auto whole = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 0);
+  auto grid = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 512, 0.0);
+  auto c1 = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 512, 0.1);
+  auto c2 = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 512, 0.2);
+  ASSERT_TRUE(whole && grid && c1 && c2);
+  for (int face : {140, 160, 180, 200, 220, 240}) {
+    const cv::Mat crowd = SmallFaces(face, 8);
+    std::printf("%d px: whole %zu, grid %zu, cand=0.1 %zu, cand=0.2 %zu of 8\n", face,
+                whole->Detect(crowd)->size(), grid->Detect(crowd)->size(),
+                c1->Detect(crowd)->size(), c2->Detect(crowd)->size());
+  }
+}
+
 TEST(FacesTest, NoFacesOnGradientOrCoffee) {
   auto det = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 512);
   ASSERT_NE(det, nullptr);
