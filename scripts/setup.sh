@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git ca-certificates curl
+  build-essential cmake ninja-build pkg-config git ca-certificates curl ccache
   clang libclang-rt-14-dev
   libvips-dev libvips-tools
   libopencv-dev libopencv-contrib-dev opencv-data
