@@ -12,6 +12,7 @@ PACKAGES=(
   libturbojpeg0-dev
   librabbitmq-dev
   libcpp-httplib-dev nlohmann-json3-dev
+  libboost-dev libssl-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql
   libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -91,15 +91,33 @@ Status ApiConfig::LoadFromEnv(const EnvLookup& env) {
     RETURN_IF_ERROR(ParseNumber<std::uint64_t>("PHOTO_PIPELINE_HTTP_MULTIPART_OVERHEAD", v, 0,
                                                kU64Max / 2, &c.multipart_overhead));
   }
-  if (const char* v = get("PHOTO_PIPELINE_HTTP_THREADS")) {
-    RETURN_IF_ERROR(ParseNumber("PHOTO_PIPELINE_HTTP_THREADS", v, 1, 1024, &c.threads));
+  struct IntSetting {
+    const char* var;
+    int min;
+    int max;
+    int* out;
+  };
+  for (const IntSetting& i : {
+           IntSetting{"PHOTO_PIPELINE_HTTP_THREADS", 1, 1024, &c.threads},
+           IntSetting{"PHOTO_PIPELINE_HTTP_IO_THREADS", 1, 64, &c.io_threads},
+           IntSetting{"PHOTO_PIPELINE_HTTP_HEAD_TIMEOUT", 1, 3600, &c.head_timeout_s},
+           IntSetting{"PHOTO_PIPELINE_HTTP_READ_TIMEOUT", 1, 3600, &c.read_timeout_s},
+           IntSetting{"PHOTO_PIPELINE_HTTP_WRITE_TIMEOUT", 1, 3600, &c.write_timeout_s},
+           IntSetting{"PHOTO_PIPELINE_HTTP_KEEP_ALIVE_TIMEOUT", 0, 3600, &c.keep_alive_timeout_s},
+           IntSetting{"PHOTO_PIPELINE_HTTP_BODY_RATE_GRACE", 0, 3600, &c.body_rate_grace_s},
+           IntSetting{"PHOTO_PIPELINE_HTTP_MAX_CONNECTIONS", 1, 1'000'000, &c.max_connections},
+           IntSetting{"PHOTO_PIPELINE_HTTP_MAX_CONNECTIONS_PER_CLIENT", 0, 1'000'000,
+                      &c.max_connections_per_client},
+       }) {
+    if (const char* v = get(i.var)) RETURN_IF_ERROR(ParseNumber(i.var, v, i.min, i.max, i.out));
   }
-  if (const char* v = get("PHOTO_PIPELINE_HTTP_READ_TIMEOUT")) {
-    RETURN_IF_ERROR(ParseNumber("PHOTO_PIPELINE_HTTP_READ_TIMEOUT", v, 1, 3600, &c.read_timeout_s));
+  if (const char* v = get("PHOTO_PIPELINE_HTTP_MAX_HEADER_BYTES")) {
+    RETURN_IF_ERROR(ParseNumber<std::uint64_t>("PHOTO_PIPELINE_HTTP_MAX_HEADER_BYTES", v, 1024, 1u << 20,
+                                               &c.max_header_bytes));
   }
-  if (const char* v = get("PHOTO_PIPELINE_HTTP_WRITE_TIMEOUT")) {
-    RETURN_IF_ERROR(
-        ParseNumber("PHOTO_PIPELINE_HTTP_WRITE_TIMEOUT", v, 1, 3600, &c.write_timeout_s));
+  if (const char* v = get("PHOTO_PIPELINE_HTTP_MIN_BODY_RATE")) {
+    RETURN_IF_ERROR(ParseNumber<std::uint64_t>("PHOTO_PIPELINE_HTTP_MIN_BODY_RATE", v, 0, 1u << 30,
+                                               &c.min_body_rate));
   }
   if (const char* v = env("PHOTO_PIPELINE_API_TOKEN")) c.api_token = v;  // "" = auth off
   if (const char* v = get("PHOTO_PIPELINE_RETRY_AFTER")) {
@@ -120,7 +138,11 @@ Status ApiConfig::Validate() const {
   if (limits.max_pixels == 0) return Bad("max pixels must be > 0");
   if (limits.max_frames < 1) return Bad("max frames must be >= 1");
   if (threads < 1 || threads > 1024) return Bad("http threads must be in [1, 1024]");
-  if (read_timeout_s < 1 || write_timeout_s < 1) return Bad("http timeouts must be >= 1 s");
+  if (io_threads < 1 || io_threads > 64) return Bad("http I/O threads must be in [1, 64]");
+  if (read_timeout_s < 1 || write_timeout_s < 1 || head_timeout_s < 1) return Bad("http timeouts must be >= 1 s");
+  if (max_header_bytes < 1024) return Bad("max header bytes must be >= 1024");
+  if (max_connections < 1 || max_connections_per_client < 0) return Bad("connection limits must be >= 1 (per client: >= 0)");
+  if (body_rate_grace_s < 0) return Bad("body rate grace must be >= 0");
   if (keep_alive_timeout_s < 0) return Bad("keep-alive timeout must be >= 0");
   if (retry_after_s < 1) return Bad("retry-after must be >= 1 s");
   for (unsigned char ch : api_token) {
