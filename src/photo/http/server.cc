@@ -252,8 +252,10 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   std::deque<std::string> stream_queue_;
   bool stream_writing_ = false;
   bool stream_ending_ = false;
-  std::array<char, 512> watch_buf_{};
-  std::array<char, 16 * 1024> linger_buf_{};
+  // Allocated only while a stream is open / while lingering: an idle
+  // connection must stay small (thousands of them are the point).
+  std::vector<char> watch_buf_;
+  std::vector<char> linger_buf_;
   size_t lingered_ = 0;
 };
 
@@ -362,6 +364,8 @@ void HttpServer::Impl::Session::WaitIdle() {
   if (opt().keep_alive_timeout_s <= 0) return GracefulClose();
   buffer_.shrink_to_fit();  // an idle connection keeps no big buffer
   body_buf_ = {};
+  out_ = {};
+  file_chunk_ = {};
   stream_.expires_after(std::chrono::seconds(opt().keep_alive_timeout_s));
   stream_.async_read_some(buffer_.prepare(512),
                           [self = shared_from_this()](beast::error_code ec, size_t n) {
@@ -739,6 +743,8 @@ void HttpServer::Impl::Session::GracefulClose() {
   buffer_.clear();
   buffer_.shrink_to_fit();
   body_buf_ = {};
+  out_ = {};
+  linger_buf_.resize(4096);
   // While stopping, a short linger: Stop() waits for every connection.
   stream_.expires_after(srv_->stopping_ ? std::chrono::milliseconds(250)
                                         : std::chrono::duration_cast<std::chrono::milliseconds>(kLingerTime));
@@ -758,6 +764,7 @@ void HttpServer::Impl::Session::Linger() {
 // While a stream is open nothing more is expected from the client; a read
 // still runs to notice it going away (EOF, reset).
 void HttpServer::Impl::Session::WatchStreamPeer() {
+  watch_buf_.resize(512);
   stream_.socket().async_read_some(net::buffer(watch_buf_),
                                    [self = shared_from_this()](beast::error_code ec, size_t) {
                                      if (self->phase_ != Phase::kStreaming) return;
