@@ -11,7 +11,9 @@ its own RabbitMQ node, SQLite, loopback only. Prints its figures.
      then the upload rate again; checks p99 < 100 ms and rate >= 80 %;
   4. a client that half-closes after its upload gets its 202; a 64 KiB
      header line gets 431 at once; one address (127.0.0.200) over its
-     connection cap is refused (429) while 127.0.0.201 is served;
+     connection cap is refused (429) while 127.0.0.201 is served; one
+     address (127.0.0.202) over its request rate gets 429 + Retry-After
+     while 127.0.0.203 is served;
   5. prints the API's peak RSS (VmHWM).
 
 The head deadline is raised to 60 s for the test so the slow connections
@@ -35,6 +37,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import pp  # noqa: E402
 
 CAP = 256  # PHOTO_PIPELINE_HTTP_MAX_CONNECTIONS_PER_CLIENT for the test
+RATE, BURST = 200, 400  # PHOTO_PIPELINE_RATE_LIMIT / _RATE_BURST (per address)
+UPLOAD_SOURCES = [f"127.0.0.{i}" for i in range(2, 10)]  # each stays well under RATE
 
 
 def connect(port, source=None, timeout=10):
@@ -75,8 +79,8 @@ def upload_rate(port, request, n, c):
     lock = threading.Lock()
     bad = [0]
 
-    def worker():
-        s = connect(port, timeout=60)
+    def worker(source):
+        s = connect(port, source, timeout=60)
         buf = b""
         try:
             while True:
@@ -92,7 +96,8 @@ def upload_rate(port, request, n, c):
             s.close()
 
     t0 = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(c)]
+    threads = [threading.Thread(target=worker, args=(UPLOAD_SOURCES[i % len(UPLOAD_SOURCES)],))
+               for i in range(c)]
     for t in threads:
         t.start()
     for t in threads:
@@ -178,6 +183,8 @@ def main():
         "PHOTO_PIPELINE_HTTP_HEAD_TIMEOUT": "60",
         "PHOTO_PIPELINE_HTTP_KEEP_ALIVE_TIMEOUT": "120",
         "PHOTO_PIPELINE_HTTP_MAX_CONNECTIONS_PER_CLIENT": str(CAP),
+        "PHOTO_PIPELINE_RATE_LIMIT": str(RATE),
+        "PHOTO_PIPELINE_RATE_BURST": str(BURST),
     })
     api = pp.Proc("api", [args.bin, "api"], env, work)
     failures = []
@@ -257,6 +264,29 @@ def main():
               f"{over_body[:60]!r}; 127.0.0.201 served, p99 {pct(other, 99):.1f} ms")
         if over != 429:
             failures.append(f"connection over the cap answered {over}, not 429")
+
+        # One address over its request rate: 429 + Retry-After; another is fine.
+        s = connect(port, "127.0.0.202")
+        buf, codes, retry_after = b"", {}, None
+        t0 = time.monotonic()
+        for _ in range(BURST + 400):
+            s.sendall(b"GET /status/0123456789abcdef0123456789abcdef HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, head, _, buf = read_response(s, buf)
+            codes[status] = codes.get(status, 0) + 1
+            if status == 429 and retry_after is None:
+                retry_after = head.split(b"retry-after:")[1].split(b"\r\n")[0].strip() if b"retry-after:" in head else b"none"
+        flood_s = time.monotonic() - t0
+        s.close()
+        s = connect(port, "127.0.0.203")
+        s.sendall(b"GET /status/0123456789abcdef0123456789abcdef HTTP/1.1\r\nHost: x\r\n\r\n")
+        other_status, _, _, _ = read_response(s)
+        s.close()
+        print(f"rate limit {RATE}/s burst {BURST}: {BURST + 400} requests from 127.0.0.202 in {flood_s:.2f} s -> "
+              f"{dict(sorted(codes.items()))}, first Retry-After {retry_after!r}; 127.0.0.203 -> {other_status}")
+        if codes.get(429, 0) == 0 or retry_after in (None, b"none"):
+            failures.append("the flooding address got no 429 with Retry-After")
+        if other_status != 404:
+            failures.append(f"another address got {other_status} during the flood (want 404)")
 
         print(f"API peak RSS (VmHWM): {vm_hwm_mb(api.pid):.1f} MB with {len(held)} connections held")
     finally:

@@ -1,7 +1,10 @@
 #include "photo/http/api_config.h"
 
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <limits>
 
 #include "photo/core/text.h"
@@ -27,6 +30,31 @@ Status ParseBool(const char* var, std::string_view text, bool* out) {
   const std::optional<bool> v = ParseBoolSetting(text);
   if (!v) return Bad(std::string(var) + "=" + std::string(text) + ": expected 1/0 or true/false");
   *out = *v;
+  return Status::Ok();
+}
+
+// VAR, or the contents of the file VAR_FILE names (Docker secrets), with
+// trailing whitespace (the newline editors add) removed. Both set is a
+// mistake worth refusing.
+Status ReadSecret(const EnvLookup& env, const std::string& var, std::string* out) {
+  const char* direct = env(var.c_str());
+  const std::string file_var = var + "_FILE";
+  const char* file = env(file_var.c_str());
+  const bool has_file = file != nullptr && *file != '\0';
+  if (has_file && direct != nullptr && *direct != '\0') {
+    return Bad(var + " and " + file_var + " are both set; use one");
+  }
+  if (!has_file) {
+    if (direct != nullptr) *out = direct;
+    return Status::Ok();
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in.is_open()) return Bad(file_var + "=" + file + ": cannot open the file");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return Bad(file_var + "=" + file + ": cannot read the file");
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  if (text.empty()) return Bad(file_var + "=" + file + ": the file is empty");
+  *out = std::move(text);
   return Status::Ok();
 }
 
@@ -119,7 +147,25 @@ Status ApiConfig::LoadFromEnv(const EnvLookup& env) {
     RETURN_IF_ERROR(ParseNumber<std::uint64_t>("PHOTO_PIPELINE_HTTP_MIN_BODY_RATE", v, 0, 1u << 30,
                                                &c.min_body_rate));
   }
-  if (const char* v = env("PHOTO_PIPELINE_API_TOKEN")) c.api_token = v;  // "" = auth off
+  RETURN_IF_ERROR(ReadSecret(env, "PHOTO_PIPELINE_API_TOKEN", &c.api_token));  // "" = auth off
+  RETURN_IF_ERROR(ReadSecret(env, "PHOTO_PIPELINE_ADMIN_TOKEN", &c.admin_token));
+  struct RateSetting {
+    const char* var;
+    double* out;
+  };
+  for (const RateSetting& r : {RateSetting{"PHOTO_PIPELINE_RATE_LIMIT", &c.rate_per_client},
+                               RateSetting{"PHOTO_PIPELINE_RATE_BURST", &c.burst_per_client},
+                               RateSetting{"PHOTO_PIPELINE_TOKEN_RATE_LIMIT", &c.rate_per_token},
+                               RateSetting{"PHOTO_PIPELINE_TOKEN_RATE_BURST", &c.burst_per_token}}) {
+    if (const char* v = get(r.var)) {
+      char* end = nullptr;
+      const double d = std::strtod(v, &end);
+      if (end == v || *end != '\0' || !(d >= 0) || d > 1e9) {
+        return Bad(std::string(r.var) + "=" + v + ": expected a number >= 0");
+      }
+      *r.out = d;
+    }
+  }
   if (const char* v = get("PHOTO_PIPELINE_RETRY_AFTER")) {
     RETURN_IF_ERROR(ParseNumber("PHOTO_PIPELINE_RETRY_AFTER", v, 1, 86400, &c.retry_after_s));
   }
@@ -145,9 +191,17 @@ Status ApiConfig::Validate() const {
   if (body_rate_grace_s < 0) return Bad("body rate grace must be >= 0");
   if (keep_alive_timeout_s < 0) return Bad("keep-alive timeout must be >= 0");
   if (retry_after_s < 1) return Bad("retry-after must be >= 1 s");
-  for (unsigned char ch : api_token) {
-    // A header value must survive the trip: visible ASCII, no spaces.
-    if (ch <= 0x20 || ch >= 0x7f) return Bad("API token must be visible ASCII without spaces");
+  for (const std::string* token : {&api_token, &admin_token}) {
+    for (unsigned char ch : *token) {
+      // A header value must survive the trip: visible ASCII, no spaces.
+      if (ch <= 0x20 || ch >= 0x7f) return Bad("tokens must be visible ASCII without spaces");
+    }
+  }
+  if (!admin_token.empty() && admin_token == api_token) {
+    return Bad("PHOTO_PIPELINE_ADMIN_TOKEN must differ from PHOTO_PIPELINE_API_TOKEN");
+  }
+  if (rate_per_client < 0 || rate_per_token < 0 || burst_per_client < 0 || burst_per_token < 0) {
+    return Bad("rate limits must be >= 0");
   }
   return Status::Ok();
 }

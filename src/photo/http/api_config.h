@@ -77,9 +77,24 @@ struct ApiConfig {
   int max_connections = 20000;
   int max_connections_per_client = 256;
 
-  // PHOTO_PIPELINE_API_TOKEN: when non-empty, POST /upload requires
+  // PHOTO_PIPELINE_API_TOKEN (or PHOTO_PIPELINE_API_TOKEN_FILE, the secret
+  // read from a file: Docker secrets): when non-empty, POST /upload requires
   // "Authorization: Bearer <token>" (401 otherwise). Reads stay open.
   std::string api_token;
+
+  // PHOTO_PIPELINE_ADMIN_TOKEN (or _FILE): the bearer token of the admin
+  // routes (originals, deletion, replay). Empty: those routes are closed.
+  // It does not open uploads, nor the upload token admin routes.
+  std::string admin_token;
+
+  // PHOTO_PIPELINE_RATE_LIMIT / _RATE_BURST: requests per second (token
+  // bucket) per client address; PHOTO_PIPELINE_TOKEN_RATE_LIMIT /
+  // _TOKEN_RATE_BURST: the same per bearer token. 0 = off. Beyond: 429 +
+  // Retry-After. Probes and /metrics are not counted.
+  double rate_per_client = 1000;
+  double burst_per_client = 2000;
+  double rate_per_token = 1000;
+  double burst_per_token = 2000;
 
   // PHOTO_PIPELINE_RETRY_AFTER: seconds announced in Retry-After with 503.
   int retry_after_s = 5;

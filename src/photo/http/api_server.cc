@@ -47,6 +47,10 @@ ServerOptions OptionsFrom(const ApiConfig& c) {
   o.max_connections = c.max_connections;
   o.max_connections_per_client = c.max_connections_per_client;
   o.retry_after_s = c.retry_after_s;
+  o.rate_per_client = c.rate_per_client;
+  o.burst_per_client = c.burst_per_client;
+  o.rate_per_token = c.rate_per_token;
+  o.burst_per_token = c.burst_per_token;
   return o;
 }
 

@@ -50,11 +50,17 @@ Status RegisterOpsRoutes(Router& router, ApiContext& ctx) {
   RETURN_IF_ERROR(router.Add({.method = "GET",
                               .pattern = "/healthz",
                               .handler = [](const Request&) { return JsonResponse(200, {{"status", "ok"}}); },
-                              .inline_io = true}));
-  RETURN_IF_ERROR(router.Add(
-      {.method = "GET", .pattern = "/readyz", .handler = [&ctx](const Request&) { return Ready(ctx); }}));
-  RETURN_IF_ERROR(router.Add(
-      {.method = "GET", .pattern = "/metrics", .handler = [&ctx](const Request&) { return Metrics(ctx); }}));
+                              .inline_io = true,
+                              .rate_limited = false}));
+  // Probes and scrapes are not rate limited (an orchestrator polls them).
+  RETURN_IF_ERROR(router.Add({.method = "GET",
+                              .pattern = "/readyz",
+                              .handler = [&ctx](const Request&) { return Ready(ctx); },
+                              .rate_limited = false}));
+  RETURN_IF_ERROR(router.Add({.method = "GET",
+                              .pattern = "/metrics",
+                              .handler = [&ctx](const Request&) { return Metrics(ctx); },
+                              .rate_limited = false}));
   RETURN_IF_ERROR(router.Add({.method = "GET",
                               .pattern = "/openapi.json",
                               .handler =

@@ -23,10 +23,12 @@ namespace photo::http {
 // Answers a request whose body (if any) was small and has been read.
 using Handler = std::function<Response(const Request&)>;
 
-// Receives a request body as it arrives, for uploads. Created on an I/O
-// thread (the constructor must not block); OnData and Finish run on the
-// worker pool, one call at a time, in order. Destroyed without Finish when
-// the client goes away mid-body: clean up in the destructor.
+// Receives a request body as it arrives, for uploads. Created and fed on the
+// connection's I/O thread: the constructor and OnData must not block beyond
+// a buffered write (parse, write() to a temp file; no fsync, store or
+// broker). Finish runs on the worker pool and may block. Calls come one at a
+// time, in order. Destroyed without Finish when the client goes away
+// mid-body: clean up in the destructor.
 class BodyReader {
  public:
   virtual ~BodyReader() = default;
@@ -54,6 +56,9 @@ struct Route {
   std::uint64_t max_body_bytes = 64 * 1024;
   // The `route` label in metrics and logs; the pattern when empty.
   std::string metric_route{};
+  // Counted against the per-address and per-token rate limits (429 beyond).
+  // Off for probes and scrapes (/healthz, /readyz, /metrics).
+  bool rate_limited = true;
 };
 
 class Router {

@@ -20,7 +20,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "photo/http/auth.h"
 #include "photo/http/metrics.h"
+#include "photo/http/rate_limit.h"
 #include "photo/http/responses.h"
 
 namespace photo::http {
@@ -46,6 +48,7 @@ constexpr char kMetricConnections[] = "photo_http_connections";
 constexpr char kMetricRefused[] = "photo_http_connections_refused_total";
 constexpr char kMetricTimeouts[] = "photo_http_timeouts_total";
 constexpr char kMetricHeadTooLarge[] = "photo_http_head_too_large_total";
+constexpr char kMetricRateLimited[] = "photo_http_rate_limited_total";
 
 std::string StatusLine(int status) {
   const auto r = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
@@ -97,7 +100,9 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
         ioc_(opt_.io_threads),
         acceptor_(net::make_strand(ioc_)),
         retry_timer_(acceptor_.get_executor()),
-        pool_(static_cast<size_t>(opt_.worker_threads)) {
+        pool_(static_cast<size_t>(opt_.worker_threads)),
+        client_rate_(opt_.rate_per_client, opt_.burst_per_client),
+        token_rate_(opt_.rate_per_token, opt_.burst_per_token) {
     if (metrics_ != nullptr) {
       metrics_->DeclareGauge(kMetricConnections, "HTTP connections open now.");
       metrics_->DeclareCounter(kMetricRefused,
@@ -105,6 +110,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
       metrics_->DeclareCounter(kMetricTimeouts,
                                "Connections closed for a deadline, by phase (head, body_rate, body_stall, idle).");
       metrics_->DeclareCounter(kMetricHeadTooLarge, "Requests answered 431 (head over the size limit).");
+      metrics_->DeclareCounter(kMetricRateLimited, "Requests answered 429 by a rate limit, by scope (address, token).");
     }
   }
 
@@ -141,6 +147,8 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   tcp::acceptor acceptor_;
   net::steady_timer retry_timer_;
   net::thread_pool pool_;
+  RateLimiter client_rate_;
+  RateLimiter token_rate_;
   std::vector<std::thread> io_threads_;
   // Keeps the I/O threads running while a request waits on the pool (no
   // socket operation pending then); released in Stop().
@@ -166,7 +174,10 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   Session(std::shared_ptr<Impl> srv, tcp::socket socket, std::string remote)
       : srv_(std::move(srv)),
         stream_(std::move(socket)),
-        buffer_(static_cast<size_t>(srv_->opt_.max_header_bytes) + 8192),
+        // The head limit is the parser's (header_limit); the buffer may hold
+        // more so a body is read in pieces of up to 64 KiB. It grows only
+        // as bytes arrive and shrinks again when the connection idles.
+        buffer_(static_cast<size_t>(srv_->opt_.max_header_bytes) + kBodyBufferSize),
         remote_(std::move(remote)) {}
 
   ~Session() { srv_->SessionGone(remote_, this); }
@@ -445,6 +456,25 @@ void HttpServer::Impl::Session::OnRequest() {
   req_.route = route_->pattern;
   metric_route_ = route_->metric_route;
   max_body_ = route_->max_body_bytes;
+  if (route_->rate_limited) {
+    const char* scope = "address";
+    int wait = srv_->client_rate_.Take(remote_);
+    if (wait == 0) {
+      if (std::optional<std::string_view> token = BearerToken(req_)) {
+        scope = "token";
+        wait = srv_->token_rate_.Take(*token);
+      }
+    }
+    if (wait > 0) {
+      srv_->Count(kMetricRateLimited, "scope", scope);
+      if (has_body) keep_alive_ = false;
+      Response r = Error(429, "rate_limited",
+                         std::string("too many requests from this ") + (scope[0] == 'a' ? "address" : "token") +
+                             "; retry after " + std::to_string(wait) + " s");
+      r.headers.Set("Retry-After", std::to_string(wait));
+      return Reply(std::move(r));
+    }
+  }
 
   if (has_body) {
     if (auto len = parser_->content_length(); len && *len > max_body_) {
@@ -547,30 +577,22 @@ void HttpServer::Impl::Session::OnBody(beast::error_code ec) {
     // A small body for a plain route: read and dropped.
     return done ? Dispatch() : ReadBody();
   }
-  phase_ = Phase::kHandling;
-  net::post(srv_->pool_, [self = shared_from_this(), n, done] {
-    Response res;
-    bool finished = false;
+  // OnData runs here, on the I/O thread: parsing and a buffered write to
+  // the page cache. A hop to the pool per piece cost more than the work
+  // (two thread wake-ups per 64 KiB: 438 -> 55 uploads/s at 48 clients on
+  // a loaded 2-core machine). Finish, which fsyncs and waits, hops.
+  if (n > 0) {
     try {
-      if (n > 0) self->reader_->OnData(std::string_view(self->body_buf_.data(), n));
-      if (done) {
-        res = self->reader_->Finish(Status::Ok());
-        finished = true;
-      }
+      reader_->OnData(std::string_view(body_buf_.data(), n));
     } catch (const std::exception& e) {
-      spdlog::error("http: {} {} threw: {}", self->req_.method, self->req_.path, e.what());
-      res = ErrorResponse(500, "internal", "internal error");
-      res.close = !done;
-      finished = true;
+      spdlog::error("http: {} {} threw: {}", req_.method, req_.path, e.what());
+      reader_.reset();
+      keep_alive_ = false;
+      return Reply(Error(500, "internal", "internal error"));
     }
-    net::post(self->stream_.get_executor(), [self, finished, r = std::move(res)]() mutable {
-      if (finished) {
-        self->reader_.reset();
-        return self->Reply(std::move(r));
-      }
-      self->ReadBody();
-    });
-  });
+  }
+  if (!done) return ReadBody();
+  FinishBody(Status::Ok());
 }
 
 // Ends a body route early or at the end: Finish(status) on the pool.

@@ -18,7 +18,9 @@
 //  - an idle keep-alive connection is closed after keep_alive_timeout_s;
 //  - at most max_connections_per_client connections per client address
 //    and max_connections in all: beyond them a new connection gets a canned
-//    429 / 503 and is closed at once.
+//    429 / 503 and is closed at once;
+//  - requests per second per client address and per bearer token (token
+//    buckets): beyond them 429 rate_limited with Retry-After.
 // A client that half-closes (shutdown(SHUT_WR)) after its request still gets
 // its answer: EOF is only noticed when the next request is read.
 //
@@ -57,6 +59,13 @@ struct ServerOptions {
   int max_connections = 20000;
   int max_connections_per_client = 256;  // 0 = no cap
   int retry_after_s = 5;
+  // Token buckets (requests/s and burst; rate 0 = off) per client address
+  // and per bearer token, for routes with Route::rate_limited: 429 +
+  // Retry-After beyond them.
+  double rate_per_client = 1000;
+  double burst_per_client = 2000;
+  double rate_per_token = 1000;
+  double burst_per_token = 2000;
 };
 
 // Called once per answered request on an I/O thread, after the answer was

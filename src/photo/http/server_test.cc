@@ -248,6 +248,34 @@ TEST_F(ServerTest, PerAddressCapRefusesOnlyThatAddress) {
   EXPECT_EQ(StatusOf(other.Read(2000)), 200);
 }
 
+TEST_F(ServerTest, RateLimitsPerAddressAndPerToken) {
+  options_.rate_per_client = 0.01;
+  options_.burst_per_client = 2;
+  Start();
+  auto get = [&](const char* source, const std::string& auth) {
+    RawClient c(server_->port(), source);
+    c.Send("GET /hello HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n");
+    return c.Read(2000);
+  };
+  EXPECT_EQ(StatusOf(get("127.0.0.9", "")), 200);
+  EXPECT_EQ(StatusOf(get("127.0.0.9", "")), 200);
+  std::string limited = get("127.0.0.9", "");
+  EXPECT_EQ(StatusOf(limited), 429) << limited;
+  EXPECT_NE(limited.find("Retry-After: "), std::string::npos);
+  EXPECT_NE(limited.find("rate_limited"), std::string::npos);
+  EXPECT_EQ(StatusOf(get("127.0.0.10", "")), 200);  // other addresses are unaffected
+  server_.reset();
+
+  options_.rate_per_client = 0;
+  options_.rate_per_token = 0.01;
+  options_.burst_per_token = 1;
+  Start();
+  EXPECT_EQ(StatusOf(get("127.0.0.11", "Authorization: Bearer aaa\r\n")), 200);
+  EXPECT_EQ(StatusOf(get("127.0.0.12", "Authorization: Bearer aaa\r\n")), 429);  // same token, new address
+  EXPECT_EQ(StatusOf(get("127.0.0.11", "Authorization: Bearer bbb\r\n")), 200);
+  EXPECT_EQ(StatusOf(get("127.0.0.11", "")), 200);
+}
+
 TEST_F(ServerTest, StreamsChunksAndEnds) {
   Start();
   RawClient c(server_->port());

@@ -92,7 +92,7 @@ Result<image::ProbeInfo> ProbeUpload(const fs::path& path, const image::Limits& 
   return info;
 }
 
-// One upload request. The multipart events arrive on the worker pool (one
+// One upload request. The multipart events arrive on the I/O thread (one
 // at a time); the `file` part goes straight to a temp file, other fields are
 // dropped. Once the upload is refused (no token, second file, file over the
 // limit, disk error) the temp file goes at once and the rest of the body is
