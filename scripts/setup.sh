@@ -16,6 +16,8 @@ PACKAGES=(
   libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   rabbitmq-server
+  libcurl4-openssl-dev libssl-dev libxml2-dev
+  ceph-mon ceph-osd radosgw ceph-common
   python3-skimage python3-onnx python3-numpy
   fonts-dejavu-core
   docker-compose
