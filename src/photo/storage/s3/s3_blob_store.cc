@@ -285,16 +285,11 @@ S3BlobStore::Response S3BlobStore::Attempt(Curl& curl, Request& req) {
   req.sent = 0;
   if (req.method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  } else if (req.method == "PUT") {
-    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body_size));
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, &ReadBody);
-    curl_easy_setopt(h, CURLOPT_READDATA, &req);
-    curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, &SeekBody);
-    curl_easy_setopt(h, CURLOPT_SEEKDATA, &req);
-  } else if (req.method == "POST") {
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body_size));
+  } else if (req.method == "PUT" || req.method == "POST") {
+    const bool put = req.method == "PUT";
+    curl_easy_setopt(h, put ? CURLOPT_UPLOAD : CURLOPT_POST, 1L);
+    curl_easy_setopt(h, put ? CURLOPT_INFILESIZE_LARGE : CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(req.body_size));
     curl_easy_setopt(h, CURLOPT_READFUNCTION, &ReadBody);
     curl_easy_setopt(h, CURLOPT_READDATA, &req);
     curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, &SeekBody);
