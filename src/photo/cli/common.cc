@@ -12,7 +12,8 @@
 namespace photo::cli {
 
 void AddCommonOptions(CLI::App* cmd, CommonSettings* s) {
-  cmd->add_option("--amqp-url", s->amqp_url, "RabbitMQ URL (amqp:// or amqps://)")
+  cmd->add_option("--amqp-url", s->amqp_url,
+                  "RabbitMQ URL (amqp:// or amqps://), or a comma list of one per cluster node")
       ->envname("PHOTO_PIPELINE_AMQP_URL")
       ->capture_default_str();
   cmd->add_option("--data-dir", s->data_dir, "Originals, renditions and the embedded database")
@@ -22,6 +23,11 @@ void AddCommonOptions(CLI::App* cmd, CommonSettings* s) {
                   "Status store URL: sqlite://<path> (default sqlite://<data dir>/photo-pipeline.db) "
                   "or postgres://...")
       ->envname("PHOTO_PIPELINE_DB");
+  cmd->add_option("--storage", s->storage,
+                  "Blob storage for originals and renditions: empty = files under the data dir; "
+                  "s3://bucket/prefix = S3 (PHOTO_PIPELINE_S3_ENDPOINT, PHOTO_PIPELINE_S3_REGION, "
+                  "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)")
+      ->envname("PHOTO_PIPELINE_STORAGE");
   cmd->add_option("--log-format", s->log_format, "text or json")
       ->envname("PHOTO_PIPELINE_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}))
