@@ -3,10 +3,9 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <limits>
 
+#include "photo/core/files.h"
 #include "photo/core/text.h"
 
 namespace photo::http {
@@ -48,10 +47,9 @@ Status ReadSecret(const EnvLookup& env, const std::string& var, std::string* out
     if (direct != nullptr) *out = direct;
     return Status::Ok();
   }
-  std::ifstream in(file, std::ios::binary);
-  if (!in.is_open()) return Bad(file_var + "=" + file + ": cannot open the file");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return Bad(file_var + "=" + file + ": cannot read the file");
+  Result<std::string> read = ReadFile(file);
+  if (!read) return Bad(file_var + "=" + file + ": " + read.error().message());
+  std::string text = std::move(*read);
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
   if (text.empty()) return Bad(file_var + "=" + file + ": the file is empty");
   *out = std::move(text);
@@ -149,6 +147,20 @@ Status ApiConfig::LoadFromEnv(const EnvLookup& env) {
   }
   RETURN_IF_ERROR(ReadSecret(env, "PHOTO_PIPELINE_API_TOKEN", &c.api_token));  // "" = auth off
   RETURN_IF_ERROR(ReadSecret(env, "PHOTO_PIPELINE_ADMIN_TOKEN", &c.admin_token));
+  if (const char* v = env("PHOTO_PIPELINE_CORS_ORIGINS")) {
+    c.cors_origins.clear();
+    std::string_view list = v;
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      std::string_view item = list.substr(0, comma);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      while (!item.empty() && item.back() == '/') item.remove_suffix(1);  // origins have no path
+      if (!item.empty()) c.cors_origins.emplace_back(item);
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  }
   struct RateSetting {
     const char* var;
     double* out;

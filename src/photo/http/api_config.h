@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "photo/core/status.h"
 #include "photo/image/types.h"
@@ -95,6 +96,10 @@ struct ApiConfig {
   double burst_per_client = 2000;
   double rate_per_token = 1000;
   double burst_per_token = 2000;
+
+  // PHOTO_PIPELINE_CORS_ORIGINS: comma-separated origins allowed to call the
+  // API from a browser, or "*". Empty: no CORS headers.
+  std::vector<std::string> cors_origins;
 
   // PHOTO_PIPELINE_RETRY_AFTER: seconds announced in Retry-After with 503.
   int retry_after_s = 5;

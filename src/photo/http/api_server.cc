@@ -51,6 +51,7 @@ ServerOptions OptionsFrom(const ApiConfig& c) {
   o.burst_per_client = c.burst_per_client;
   o.rate_per_token = c.rate_per_token;
   o.burst_per_token = c.burst_per_token;
+  o.cors_origins = c.cors_origins;
   return o;
 }
 

@@ -33,6 +33,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "photo/core/status.h"
 #include "photo/http/request.h"
@@ -66,6 +67,9 @@ struct ServerOptions {
   double burst_per_client = 2000;
   double rate_per_token = 1000;
   double burst_per_token = 2000;
+  // Origins allowed to call the API from a browser ("https://app.example",
+  // or "*"); empty: no CORS headers. Preflights (OPTIONS) are answered 204.
+  std::vector<std::string> cors_origins;
 };
 
 // Called once per answered request on an I/O thread, after the answer was

@@ -276,6 +276,29 @@ TEST_F(ServerTest, RateLimitsPerAddressAndPerToken) {
   EXPECT_EQ(StatusOf(get("127.0.0.11", "")), 200);
 }
 
+TEST_F(ServerTest, CorsForAllowedOriginsOnly) {
+  options_.cors_origins = {"https://app.example"};
+  Start();
+  auto ask = [&](const std::string& req) {
+    RawClient c(server_->port());
+    c.Send(req);
+    return c.Read(2000);
+  };
+  std::string ok = ask("GET /hello HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n\r\n");
+  EXPECT_NE(ok.find("Access-Control-Allow-Origin: https://app.example\r\n"), std::string::npos) << ok;
+  EXPECT_NE(ok.find("Vary: Origin"), std::string::npos);
+  std::string other = ask("GET /hello HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n\r\n");
+  EXPECT_EQ(StatusOf(other), 200);
+  EXPECT_EQ(other.find("Access-Control-Allow-Origin"), std::string::npos);
+  std::string pre = ask(
+      "OPTIONS /echo HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n"
+      "Access-Control-Request-Method: POST\r\n\r\n");
+  EXPECT_EQ(StatusOf(pre), 204) << pre;
+  EXPECT_NE(pre.find("Access-Control-Allow-Methods: POST"), std::string::npos) << pre;
+  EXPECT_NE(pre.find("Access-Control-Allow-Headers: Authorization"), std::string::npos);
+  EXPECT_EQ(StatusOf(ask("OPTIONS /echo HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n\r\n")), 405);
+}
+
 TEST_F(ServerTest, StreamsChunksAndEnds) {
   Start();
   RawClient c(server_->port());
