@@ -39,6 +39,7 @@ RUN apt-get update \
       libcpp-httplib0.11 \
       libfmt9 \
       libglib2.0-0 \
+      libjpeg62-turbo \
       libopencv-contrib406 \
       libopencv-core406 \
       libopencv-dnn406 \
