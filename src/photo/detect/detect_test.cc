@@ -37,6 +37,15 @@ cv::Mat LoadSkimage(const char* name) {
 
 // The face model is installed by scripts/setup.sh; its absence is a broken
 // checkout, so the test fails (never skips) and says how to fix it.
+std::unique_ptr<FaceDetector> CreateOrFail(const FaceOptions& o) {
+  auto d = FaceDetector::Create(o);
+  EXPECT_TRUE(d.ok()) << d.error().ToString()
+                      << "\nThe face model is missing: run scripts/fetch-models.sh";
+  return d.ok() ? std::move(*d) : nullptr;
+}
+
+// The pass structure alone (tile, candidates): no enlarging, mirroring or
+// pass bound.
 std::unique_ptr<FaceDetector> MakeFaceDetector(FaceModelKind kind, int tile = 512,
                                                double candidate = 0.2) {
   FaceOptions o;
@@ -44,10 +53,16 @@ std::unique_ptr<FaceDetector> MakeFaceDetector(FaceModelKind kind, int tile = 51
   o.model_dir = DefaultModelDir();
   o.tile_px = tile;
   o.candidate_threshold = candidate;
-  auto d = FaceDetector::Create(o);
-  EXPECT_TRUE(d.ok()) << d.error().ToString()
-                      << "\nThe face model is missing: run scripts/fetch-models.sh";
-  return d.ok() ? std::move(*d) : nullptr;
+  o.min_long_edge = 0;
+  o.mirror = false;
+  o.max_passes = 0;
+  return CreateOrFail(o);
+}
+
+std::unique_ptr<FaceDetector> MakeDefaultFaceDetector() {
+  FaceOptions o;
+  o.model_dir = DefaultModelDir();
+  return CreateOrFail(o);
 }
 
 cv::Mat Gradient(int w, int h) {
@@ -167,6 +182,56 @@ TEST(FacesTest, DISABLED_CandidateSweep) {
   }
 }
 
+// A small group picture: six people on a 480x360 canvas, faces about 30 px
+// (the astronaut, 512 px with a ~110 px face, shrunk to 140 px).
+cv::Mat SmallGroup() {
+  cv::Mat canvas(360, 480, CV_8UC3, cv::Scalar(110, 120, 130)), small;
+  cv::resize(LoadSkimage("astronaut.png"), small, cv::Size(140, 140), 0, 0, cv::INTER_AREA);
+  for (int i = 0; i < 6; ++i) {
+    small.copyTo(canvas(cv::Rect(15 + (i % 3) * 155, 30 + (i / 3) * 170, 140, 140)));
+  }
+  return canvas;
+}
+
+TEST(FacesTest, EnlargingASmallPictureFindsItsSmallFaces) {
+  const cv::Mat group = SmallGroup();
+  auto plain = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256);
+  auto dflt = MakeDefaultFaceDetector();
+  ASSERT_TRUE(plain && dflt);
+  auto p = plain->Detect(group), d = dflt->Detect(group);
+  ASSERT_TRUE(p.ok() && d.ok());
+  std::printf("small group: %zu without enlarging, %zu with (of 6)\n", p->size(), d->size());
+  EXPECT_LT(p->size(), 6u);
+  ASSERT_EQ(d->size(), 6u);
+  // Boxes come back in the input's coordinates: each sits on one copy's face.
+  for (const image::Box& b : *d) {
+    EXPECT_GE(b.x, 0);
+    EXPECT_LE(b.x + b.width, group.cols);
+    EXPECT_LE(b.y + b.height, group.rows);
+    EXPECT_LT(b.width, 60);
+    EXPECT_GT(b.width, 15);
+  }
+}
+
+TEST(FacesTest, MirroredPassMapsBoxesBack) {
+  cv::Mat img = LoadSkimage("astronaut.png");
+  auto plain = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 0);
+  auto dflt = MakeDefaultFaceDetector();
+  ASSERT_TRUE(plain && dflt);
+  EXPECT_EQ(dflt->name(), "blazeface-back-256+tiles512-cand+up1024+mirror");
+  for (bool flipped : {false, true}) {
+    cv::Mat in = img;
+    if (flipped) cv::flip(img, in, 1);
+    auto p = plain->Detect(in), d = dflt->Detect(in);
+    ASSERT_TRUE(p.ok() && d.ok());
+    ASSERT_EQ(p->size(), 1u);
+    // One face, where the plain pass puts it: a box mirrored the wrong way
+    // would land on the other side and count as a second face.
+    ASSERT_EQ(d->size(), 1u) << "flipped=" << flipped;
+    EXPECT_GT(IoU(p->front(), d->front()), 0.6) << "flipped=" << flipped;
+  }
+}
+
 TEST(FacesTest, NoFacesOnGradientOrCoffee) {
   auto det = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 512);
   ASSERT_NE(det, nullptr);
@@ -176,6 +241,15 @@ TEST(FacesTest, NoFacesOnGradientOrCoffee) {
   auto c = det->Detect(LoadSkimage("coffee.png"));
   ASSERT_TRUE(c.ok());
   EXPECT_THAT(*c, IsEmpty());
+  // The default's extra passes (enlarged, mirrored) must not invent faces:
+  // a cat, a cup of coffee, a rocket, gravel.
+  auto dflt = MakeDefaultFaceDetector();
+  ASSERT_NE(dflt, nullptr);
+  for (const char* name : {"coffee.png", "chelsea.png", "rocket.jpg", "gravel.png"}) {
+    auto f = dflt->Detect(LoadSkimage(name));
+    ASSERT_TRUE(f.ok());
+    EXPECT_THAT(*f, IsEmpty()) << name;
+  }
 }
 
 TEST(FacesTest, CascadeFloorFindsTheAstronaut) {
@@ -422,7 +496,7 @@ TEST(AnalyzerTest, WithoutClassifierContentIsUnknown) {
   EXPECT_EQ(d->content_status, "unknown");
   EXPECT_THAT(d->checks_ran, ElementsAre("faces", "phash", "sharpness", "colors"));
   EXPECT_EQ(d->face_count, 1);
-  EXPECT_EQ(d->face_model, "blazeface-back-256+tiles512-cand");
+  EXPECT_EQ(d->face_model, "blazeface-back-256+tiles512-cand+up1024+mirror");
   EXPECT_EQ(d->analysed_width, 512);
   EXPECT_FALSE(d->blurry);
   EXPECT_THAT(d->labels, IsEmpty());

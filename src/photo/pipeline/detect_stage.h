@@ -31,6 +31,12 @@ struct DetectConfig {
   // candidates scoring at least this (detect::FaceOptions::
   // candidate_threshold); 0 = every tile of the grid.
   double face_candidate_threshold = 0.2;
+  // PHOTO_PIPELINE_FACE_MIN_SIZE: inputs with a shorter long edge are
+  // enlarged to it (at most 4x) for face detection; 0 = never.
+  int face_min_long_edge = 1024;
+  bool face_mirror = true;   // PHOTO_PIPELINE_FACE_MIRROR: add mirrored passes (profiles)
+  // PHOTO_PIPELINE_FACE_MAX_PASSES: BlazeFace inferences per image at most; 0 = no bound.
+  int face_max_passes = 10;
   // PHOTO_PIPELINE_ANALYSIS_SIZE: the clean rendition whose long edge is
   // nearest to this is analysed (the original, shrunk to it, when there is none).
   int analysis_long_edge = 1280;

@@ -157,6 +157,9 @@ TEST(DetectConfigTest, LoadsFromEnvironment) {
   ::setenv("PHOTO_PIPELINE_FACE_THRESHOLD", "0.5", 1);
   ::setenv("PHOTO_PIPELINE_FACE_TILE", "0", 1);
   ::setenv("PHOTO_PIPELINE_FACE_CANDIDATE", "0.3", 1);
+  ::setenv("PHOTO_PIPELINE_FACE_MIN_SIZE", "0", 1);
+  ::setenv("PHOTO_PIPELINE_FACE_MIRROR", "0", 1);
+  ::setenv("PHOTO_PIPELINE_FACE_MAX_PASSES", "12", 1);
   ::setenv("PHOTO_PIPELINE_CLASSIFIER_MODEL", "/m.onnx", 1);
   ::setenv("PHOTO_PIPELINE_CLASSIFIER_LABELS", "/l.txt", 1);
   ::setenv("PHOTO_PIPELINE_CLASSIFIER_INPUT", "299x224", 1);
@@ -168,7 +171,8 @@ TEST(DetectConfigTest, LoadsFromEnvironment) {
   Status s = c.LoadFromEnv();
   for (const char* v : {"PHOTO_PIPELINE_FACE_MODEL", "PHOTO_PIPELINE_FACE_THRESHOLD",
                         "PHOTO_PIPELINE_FACE_TILE", "PHOTO_PIPELINE_FACE_CANDIDATE",
-                        "PHOTO_PIPELINE_CLASSIFIER_MODEL",
+                        "PHOTO_PIPELINE_FACE_MIN_SIZE", "PHOTO_PIPELINE_FACE_MIRROR",
+                        "PHOTO_PIPELINE_FACE_MAX_PASSES", "PHOTO_PIPELINE_CLASSIFIER_MODEL",
                         "PHOTO_PIPELINE_CLASSIFIER_LABELS", "PHOTO_PIPELINE_CLASSIFIER_INPUT",
                         "PHOTO_PIPELINE_CLASSIFIER_MEAN", "PHOTO_PIPELINE_CLASSIFIER_SOFTMAX",
                         "PHOTO_PIPELINE_REVIEW_RULES", "PHOTO_PIPELINE_BLUR_THRESHOLD"}) {
@@ -179,6 +183,9 @@ TEST(DetectConfigTest, LoadsFromEnvironment) {
   EXPECT_DOUBLE_EQ(c.face_threshold, 0.5);
   EXPECT_EQ(c.face_tile_px, 0);
   EXPECT_DOUBLE_EQ(c.face_candidate_threshold, 0.3);
+  EXPECT_EQ(c.face_min_long_edge, 0);
+  EXPECT_FALSE(c.face_mirror);
+  EXPECT_EQ(c.face_max_passes, 12);
   EXPECT_EQ(c.classifier_width, 299);
   EXPECT_EQ(c.classifier_height, 224);
   EXPECT_DOUBLE_EQ(c.classifier_mean[2], 103.5);
@@ -206,6 +213,8 @@ TEST(DetectConfigTest, RejectsBadValues) {
   EXPECT_EQ(invalid([](DetectConfig& d) { d.face_tile_px = 10; }), "invalid_config");
   EXPECT_EQ(invalid([](DetectConfig& d) { d.face_candidate_threshold = -0.1; }),
             "invalid_config");
+  EXPECT_EQ(invalid([](DetectConfig& d) { d.face_min_long_edge = 10; }), "invalid_config");
+  EXPECT_EQ(invalid([](DetectConfig& d) { d.face_max_passes = -1; }), "invalid_config");
   EXPECT_EQ(invalid([](DetectConfig& d) { d.review_rules = "nsfw>=0.5"; }), "invalid_config");
   EXPECT_EQ(invalid([](DetectConfig& d) { d.classifier_model = "/m.onnx"; }), "invalid_config");
   EXPECT_EQ(invalid([](DetectConfig& d) { d.dominant_colors = 0; }), "invalid_config");

@@ -29,6 +29,10 @@ class MemoryStatusStore final : public StatusStore {
   Status Delete(std::string_view id) override;
   Result<std::map<std::string, std::int64_t>> CountByStatus() override;
   Status Ping() override { return Status::Ok(); }
+  // Linear scans: fine for the tests and the single-image `process` command.
+  Result<std::vector<ImageRecord>> ScanNewest(const ScanKey* after, std::string_view status,
+                                              int limit) override;
+  Result<std::vector<ImageRecord>> ScanChanged(const ScanKey& after, int limit) override;
 
  private:
   std::mutex mu_;

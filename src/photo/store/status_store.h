@@ -12,11 +12,20 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "photo/core/status.h"
 #include "photo/store/image_record.h"
 
 namespace photo::store {
+
+// Position of a record in an ordered scan: the listing orders by
+// (created_at_ms, id) descending, the change feed by (updated_at_ms, id)
+// ascending. Keyset positions stay valid while records come and go.
+struct ScanKey {
+  std::int64_t ms = 0;
+  std::string id;
+};
 
 class StatusStore {
  public:
@@ -43,6 +52,21 @@ class StatusStore {
 
   // Cheap reachability check for /readyz.
   virtual Status Ping() = 0;
+
+  // Up to `limit` records, newest first (created_at_ms DESC, id DESC),
+  // strictly after `after` (nullptr: from the newest), only those whose
+  // status is `status` (empty: any). The GET /images listing pages through
+  // this (store/listing.h). The default answers kUnimplemented, so a store
+  // written for tests need not list.
+  virtual Result<std::vector<ImageRecord>> ScanNewest(const ScanKey* after,
+                                                      std::string_view status, int limit);
+
+  // Up to `limit` records whose (updated_at_ms, id) is strictly greater than
+  // `after`, in that order: the change feed behind GET /events. Because
+  // updated_at is stamped before a transaction commits, a record can become
+  // visible with a key below one already read: readers re-scan a short
+  // window behind their position (feed/change_feed.h). Default kUnimplemented.
+  virtual Result<std::vector<ImageRecord>> ScanChanged(const ScanKey& after, int limit);
 };
 
 // Opens the store named by `url`: "sqlite:///abs/path.db", "sqlite://rel/path.db",

@@ -54,6 +54,13 @@ class SharedMemoryHandle final : public StatusStore {
     return s_->CountByStatus();
   }
   Status Ping() override { return s_->Ping(); }
+  Result<std::vector<ImageRecord>> ScanNewest(const ScanKey* after, std::string_view status,
+                                              int limit) override {
+    return s_->ScanNewest(after, status, limit);
+  }
+  Result<std::vector<ImageRecord>> ScanChanged(const ScanKey& after, int limit) override {
+    return s_->ScanChanged(after, limit);
+  }
 
  private:
   std::shared_ptr<MemoryStatusStore> s_;

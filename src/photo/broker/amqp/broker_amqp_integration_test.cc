@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "photo/broker/amqp/amqp_operations.h"
 #include "photo/broker/amqp/amqp_publisher.h"
 #include "photo/broker/amqp/consumer_loop.h"
 #include "photo/broker/amqp/dlq.h"
@@ -508,6 +509,65 @@ TEST_F(AmqpTest, ParkedMessagesCanBeListedReplayedAndPurged) {
   ASSERT_TRUE(purged.ok());
   EXPECT_EQ(*purged, 2u);
   EXPECT_EQ(raw.Count(stage + ".parking"), 0);
+}
+
+TEST_F(AmqpTest, OperationsShowDepthConsumersParkedJobsAndReplayOne) {
+  AmqpConfig c = TestConfig();
+  const std::string stage = UniqueName("ops");
+  c.stages = {stage};
+  c.retry_delays = {std::chrono::milliseconds(60'000)};
+  AmqpOperations ops(c);
+  // Nothing declared yet: reported as absent, not an error.
+  auto before = ops.Stats();
+  ASSERT_TRUE(before.ok()) << before.error().ToString();
+  ASSERT_EQ(before->size(), 1u);
+  EXPECT_FALSE((*before)[0].work.exists);
+
+  ASSERT_TRUE(DeclareTopology(c).ok());
+  AmqpPublisher pub(c);
+  ASSERT_TRUE(pub.Publish(ToQueue(stage, "{}", "w1")).ok());
+  for (int i = 0; i < 3; ++i) {
+    std::string id = std::string(31, '0') + std::to_string(i);
+    OutgoingMessage m = MakeJobMessage({id, "p" + std::to_string(i) + ".jpg", "x", stage});
+    m.routing_key = stage + ".parking";
+    m.headers = {{"x-error-code", "corrupt_image"}, {"x-error-message", "bad <b>huffman</b>"},
+                 {"x-attempts", "1"}, {"x-parked-at", "2026-12-05T20:00:00Z"}};
+    ASSERT_TRUE(pub.Publish(m).ok());
+  }
+  RawClient consumer;  // one consumer on the work queue
+  amqp_basic_consume(consumer.conn().get(), Connection::kChannel,
+                     amqp_cstring_bytes(stage.c_str()), amqp_empty_bytes, 0, 0, 0,
+                     amqp_empty_table);
+  ASSERT_TRUE(consumer.conn().RpcStatus("basic.consume").ok());
+
+  auto stats = ops.Stats();
+  ASSERT_TRUE(stats.ok()) << stats.error().ToString();
+  const StageStats& st = (*stats)[0];
+  EXPECT_TRUE(st.work.exists);
+  EXPECT_EQ(st.work.consumers, 1);
+  ASSERT_EQ(st.retry.size(), 1u);
+  EXPECT_EQ(st.retry[0].name, stage + ".retry.1");
+  EXPECT_EQ(st.parking.messages, 3);
+
+  auto parked = ops.Parked(stage, 10);
+  ASSERT_TRUE(parked.ok()) << parked.error().ToString();
+  ASSERT_EQ(parked->size(), 3u);
+  EXPECT_EQ((*parked)[1].image_id, std::string(31, '0') + "1");
+  EXPECT_EQ((*parked)[1].filename, "p1.jpg");
+  EXPECT_EQ((*parked)[1].error_code, "corrupt_image");
+  EXPECT_EQ((*parked)[1].error_message, "bad <b>huffman</b>");
+  EXPECT_EQ((*parked)[1].attempts, 1);
+
+  auto moved = ops.Replay(stage, (*parked)[1].message_id);
+  ASSERT_TRUE(moved.ok()) << moved.error().ToString();
+  EXPECT_EQ(*moved, 1u);
+  auto left = ops.Parked(stage, 10);
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 2u);
+  EXPECT_EQ((*left)[0].message_id, (*parked)[0].message_id) << "the others keep their order";
+  EXPECT_EQ((*left)[1].message_id, (*parked)[2].message_id);
+  EXPECT_EQ(*ops.Replay(stage, (*parked)[1].message_id), 0u) << "already replayed";
+  EXPECT_EQ(ops.Replay("no-such-stage", "").error().code(), StatusCode::kNotFound);
 }
 
 TEST_F(AmqpTest, EventSubscriberGetsEventsPublishedWhileItWasAway) {

@@ -71,7 +71,8 @@ Result<std::vector<ParkedMessage>> ListParked(const AmqpConfig& config, std::str
   return out;
 }
 
-Result<std::size_t> ReplayParked(const AmqpConfig& config, std::string_view stage_view) {
+Result<std::size_t> ReplayParked(const AmqpConfig& config, std::string_view stage_view,
+                                 std::string_view only_message_id) {
   const std::string stage(stage_view);
   ASSIGN_OR_RETURN(std::size_t count, ParkedCount(config, stage));
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> c, Connection::Open(config, "dlq"));
@@ -84,9 +85,10 @@ Result<std::size_t> ReplayParked(const AmqpConfig& config, std::string_view stag
   std::size_t moved = 0;
   // Bounded by the count at the start: a replayed job that fails at once and
   // is parked again is not replayed twice in one call.
-  while (moved < count) {
+  for (std::size_t fetched = 0; fetched < count; ++fetched) {
     ASSIGN_OR_RETURN(Got g, GetOne(*c, q));
     if (g.empty) break;
+    if (!only_message_id.empty() && g.message.message_id != only_message_id) continue;
     OutgoingMessage m;
     m.exchange = "";
     m.routing_key = stage;

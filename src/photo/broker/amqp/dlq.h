@@ -36,8 +36,11 @@ Result<std::vector<ParkedMessage>> ListParked(const AmqpConfig& config, std::str
 // replays). Each one is acked from the parking queue only after its copy
 // was confirmed, so a failure part-way leaves the rest parked (a message
 // may then exist in both places: handlers are idempotent). Returns how
-// many were moved.
-Result<std::size_t> ReplayParked(const AmqpConfig& config, std::string_view stage);
+// many were moved. With `only_message_id`, just the parked message(s) with
+// that message_id move; the others are fetched without ack and go back in
+// their places when the channel closes.
+Result<std::size_t> ReplayParked(const AmqpConfig& config, std::string_view stage,
+                                 std::string_view only_message_id = {});
 
 // Deletes every parked message of `stage`; returns how many.
 Result<std::size_t> PurgeParked(const AmqpConfig& config, std::string_view stage);

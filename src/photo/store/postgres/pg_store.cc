@@ -35,6 +35,11 @@ constexpr const char* kMigrations[] = {
     "  record TEXT NOT NULL"         // RecordToStorageJson
     ");"
     "CREATE INDEX IF NOT EXISTS images_status ON images(status);",
+    // v2: keyset scans for the listing (newest first, per status) and the
+    // change feed (by updated_at).
+    "CREATE INDEX IF NOT EXISTS images_created ON images(created_at, id);"
+    "CREATE INDEX IF NOT EXISTS images_status_created ON images(status, created_at, id);"
+    "CREATE INDEX IF NOT EXISTS images_updated ON images(updated_at, id);",
 };
 static_assert(std::size(kMigrations) == PgStatusStore::kSchemaVersion);
 
@@ -355,6 +360,54 @@ Status PgStatusStore::Ping() {
     if (!TuplesOk(r.get())) return Fail(c, r.get(), "ping");
     return {};
   });
+}
+
+namespace {
+
+Outcome ReadRecords(PGconn* c, const PGresult* r, std::vector<ImageRecord>& out) {
+  if (!TuplesOk(r)) return Fail(c, r, "scan");
+  out.clear();
+  for (int i = 0; i < PQntuples(r); ++i) {
+    auto rec = RecordFromStorageJson(Value(r, i, 0));
+    if (!rec) return {rec.error()};
+    out.push_back(std::move(*rec));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::vector<ImageRecord>> PgStatusStore::ScanNewest(const ScanKey* after,
+                                                           std::string_view status, int limit) {
+  // Row comparison (created_at, id) < ($2, $3) matches the index order;
+  // the first page starts below the largest key.
+  const char* sql = status.empty()
+                        ? "SELECT record FROM images WHERE $1 = '' AND (created_at, id) < "
+                          "($2::bigint, $3) ORDER BY created_at DESC, id DESC LIMIT $4::int"
+                        : "SELECT record FROM images WHERE status = $1 AND (created_at, id) < "
+                          "($2::bigint, $3) ORDER BY created_at DESC, id DESC LIMIT $4::int";
+  const std::string ms = after ? std::to_string(after->ms) : "9223372036854775807";
+  const std::string id = after ? after->id : "";
+  std::vector<ImageRecord> out;
+  Status s = impl_->Run([&](PGconn* c) -> Outcome {
+    PgResult r = ExecParams(c, sql, {status, ms, id, std::to_string(limit)});
+    return ReadRecords(c, r.get(), out);
+  });
+  RETURN_IF_ERROR(s);
+  return out;
+}
+
+Result<std::vector<ImageRecord>> PgStatusStore::ScanChanged(const ScanKey& after, int limit) {
+  std::vector<ImageRecord> out;
+  Status s = impl_->Run([&](PGconn* c) -> Outcome {
+    PgResult r = ExecParams(c,
+                            "SELECT record FROM images WHERE (updated_at, id) > ($1::bigint, $2) "
+                            "ORDER BY updated_at, id LIMIT $3::int",
+                            {std::to_string(after.ms), after.id, std::to_string(limit)});
+    return ReadRecords(c, r.get(), out);
+  });
+  RETURN_IF_ERROR(s);
+  return out;
 }
 
 }  // namespace photo::store

@@ -57,9 +57,12 @@ class PgStatusStore final : public StatusStore {
                              const std::function<Status(ImageRecord&)>& mutate) override;
   Status Delete(std::string_view id) override;
   Result<std::map<std::string, std::int64_t>> CountByStatus() override;
+  Result<std::vector<ImageRecord>> ScanNewest(const ScanKey* after, std::string_view status,
+                                              int limit) override;
+  Result<std::vector<ImageRecord>> ScanChanged(const ScanKey& after, int limit) override;
   Status Ping() override;
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   class Impl;

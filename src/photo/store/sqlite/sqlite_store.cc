@@ -101,6 +101,11 @@ constexpr const char* kMigrations[] = {
     "  record TEXT NOT NULL"          // RecordToStorageJson
     ");"
     "CREATE INDEX IF NOT EXISTS images_status ON images(status);",
+    // v2: keyset scans for the listing (newest first, per status) and the
+    // change feed (by updated_at).
+    "CREATE INDEX IF NOT EXISTS images_created ON images(created_at, id);"
+    "CREATE INDEX IF NOT EXISTS images_status_created ON images(status, created_at, id);"
+    "CREATE INDEX IF NOT EXISTS images_updated ON images(updated_at, id);",
 };
 static_assert(std::size(kMigrations) == SqliteStatusStore::kSchemaVersion);
 
@@ -505,6 +510,66 @@ Status SqliteStatusStore::Ping() {
     if ((rc = st.Step()) != SQLITE_ROW) return Fail(rc, db, "ping");
     return {};
   });
+}
+
+namespace {
+
+// Runs a prepared scan and decodes every row's record.
+Outcome ReadRecords(Stmt& st, sqlite3* db, std::vector<ImageRecord>& out) {
+  out.clear();
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    auto rec = RecordFromStorageJson(st.Text(0));
+    if (!rec) return {rec.error()};
+    out.push_back(std::move(*rec));
+  }
+  if (rc != SQLITE_DONE) return Fail(rc, db, "scan");
+  return {};
+}
+
+}  // namespace
+
+Result<std::vector<ImageRecord>> SqliteStatusStore::ScanNewest(const ScanKey* after,
+                                                               std::string_view status,
+                                                               int limit) {
+  // Conditions are left out rather than neutralised ("?1 = '' OR ..."), so
+  // the planner can use the (status, created_at, id) index.
+  std::string sql = "SELECT record FROM images WHERE 1";
+  if (!status.empty()) sql += " AND status = ?1";
+  if (after) sql += " AND (created_at < ?2 OR (created_at = ?2 AND id < ?3))";
+  sql += " ORDER BY created_at DESC, id DESC LIMIT ?4";
+  std::vector<ImageRecord> out;
+  Status s = impl_->Run([&](sqlite3* db) -> Outcome {
+    Stmt st;
+    int rc = st.Prepare(db, sql);
+    if (rc != SQLITE_OK) return Fail(rc, db, "prepare scan");
+    if (!status.empty()) st.Bind(1, status);
+    if (after) {
+      st.Bind(2, after->ms);
+      st.Bind(3, after->id);
+    }
+    st.Bind(4, static_cast<std::int64_t>(limit));
+    return ReadRecords(st, db, out);
+  });
+  RETURN_IF_ERROR(s);
+  return out;
+}
+
+Result<std::vector<ImageRecord>> SqliteStatusStore::ScanChanged(const ScanKey& after, int limit) {
+  std::vector<ImageRecord> out;
+  Status s = impl_->Run([&](sqlite3* db) -> Outcome {
+    Stmt st;
+    int rc = st.Prepare(db,
+                        "SELECT record FROM images WHERE updated_at > ?1 OR "
+                        "(updated_at = ?1 AND id > ?2) ORDER BY updated_at, id LIMIT ?3");
+    if (rc != SQLITE_OK) return Fail(rc, db, "prepare changes");
+    st.Bind(1, after.ms);
+    st.Bind(2, after.id);
+    st.Bind(3, static_cast<std::int64_t>(limit));
+    return ReadRecords(st, db, out);
+  });
+  RETURN_IF_ERROR(s);
+  return out;
 }
 
 }  // namespace photo::store

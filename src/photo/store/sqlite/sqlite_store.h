@@ -73,12 +73,15 @@ class SqliteStatusStore final : public StatusStore {
   Status Delete(std::string_view id) override;
   Result<std::map<std::string, std::int64_t>> CountByStatus() override;
   Status Ping() override;
+  Result<std::vector<ImageRecord>> ScanNewest(const ScanKey* after, std::string_view status,
+                                              int limit) override;
+  Result<std::vector<ImageRecord>> ScanChanged(const ScanKey& after, int limit) override;
 
   // Transactions the group commit has run (Create/Delete); for tests.
   std::uint64_t group_commits() const;
 
   // The schema version this binary writes.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   class Impl;
