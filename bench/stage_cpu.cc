@@ -42,20 +42,11 @@
 namespace {
 
 namespace fs = std::filesystem;
+using photo::bench::CpuMs;
+using photo::bench::Median;
 using photo::pipeline::Layout;
 
 constexpr const char* kDefaultReal = "/usr/share/backgrounds/Dragonfly_by_Bolly.jpg";
-
-double CpuMs() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 struct Variant {
   std::string name;

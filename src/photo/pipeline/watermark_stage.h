@@ -11,7 +11,7 @@
 #include "photo/core/status.h"
 #include "photo/image/types.h"
 #include "photo/pipeline/layout.h"
-#include "photo/watermark/watermark.h"
+#include "photo/watermark/marking.h"
 
 namespace photo::pipeline {
 

@@ -28,6 +28,7 @@
 
 #include "photo/core/status.h"
 #include "photo/image/types.h"
+#include "photo/watermark/marking.h"
 
 namespace photo::watermark {
 
@@ -113,13 +114,6 @@ struct Encoded {
 // path); "corrupt_image" when the data does not decode; Apply's errors.
 Result<Encoded> ApplyToJpegBlocks(std::string_view jpeg, const Options& options,
                                   bool optimize_coding);
-
-// How ApplyToEncoded marks a JPEG rendition (JPEG in and out, grid position).
-enum class JpegMarking {
-  kBlocks,           // ApplyToJpegBlocks with the standard Huffman tables (the default)
-  kBlocksOptimized,  // ApplyToJpegBlocks with Huffman tables computed per file
-  kPixels,           // decode, Apply, encode (what every other case does)
-};
 
 // Decodes `encoded` (a clean rendition: JPEG, PNG, WebP or AVIF), applies
 // Apply(options) and encodes the result as `format` at `quality` (1..100;
