@@ -11,6 +11,9 @@
 //   dct     the watermark stage marks JPEG renditions in the DCT domain
 //           (watermark::ApplyToJpegBlocks), standard Huffman tables;
 //   dct+huffman  the same with Huffman tables optimised per file;
+//   dct+rows  dct, and the resize stage writes a restart marker after every
+//           MCU row of the clean JPEGs, so the watermark stage re-encodes only
+//           the rows under the mark and copies the others' bytes (the default).
 // Every round runs every variant once on every photo, in a rotating order, so
 // load from other processes hits all of them alike; figures are medians of
 // process CPU time (all threads) per image.
@@ -51,6 +54,7 @@ constexpr const char* kDefaultReal = "/usr/share/backgrounds/Dragonfly_by_Bolly.
 struct Variant {
   std::string name;
   photo::watermark::JpegMarking marking;
+  bool row_restarts;  // resize writes a restart marker per MCU row into clean JPEGs
 };
 
 struct Photo {
@@ -102,9 +106,10 @@ int main(int argc, char** argv) {
                     photo::bench::CameraJpeg(generated_mp)});
 
   using photo::watermark::JpegMarking;
-  const std::vector<Variant> variants = {{"before", JpegMarking::kPixels},
-                                         {"dct", JpegMarking::kBlocks},
-                                         {"dct+huffman", JpegMarking::kBlocksOptimized}};
+  const std::vector<Variant> variants = {{"before", JpegMarking::kPixels, false},
+                                         {"dct", JpegMarking::kBlocks, false},
+                                         {"dct+huffman", JpegMarking::kBlocksOptimized, false},
+                                         {"dct+rows", JpegMarking::kBlocks, true}};
 
   char tmpl[] = "/tmp/photo-stage-cpu-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) {
@@ -136,6 +141,7 @@ int main(int argc, char** argv) {
             variants[(k + static_cast<size_t>(std::max(0, round))) % variants.size()];
         photo::pipeline::WatermarkConfig wm;
         wm.jpeg_marking = v.marking;
+        resize.jpeg_row_restarts = v.row_restarts;
         double t0 = CpuMs();
         auto out = Must(photo::pipeline::RunResize(resize, layout, id), "resize");
         double t1 = CpuMs();

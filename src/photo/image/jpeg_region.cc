@@ -8,11 +8,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
 namespace photo::image {
 namespace {
+
+using EditFn = std::function<Status(const RgbRegion&)>;
 
 // libjpeg reports fatal errors through error_exit, which must not return.
 // libjpeg-turbo is built with unwind tables, so an exception thrown here
@@ -286,6 +289,193 @@ Status Corrupt(const std::string& what) {
   return InvalidArgumentError("corrupt_image", "jpeg: " + what);
 }
 
+// The whole-file edit: every block's coefficients are read; the region
+// around the box is decoded, edited and re-encoded; changed blocks go back.
+Result<std::string> EditWhole(Decompressor& src, const Box& box, const EditFn& edit,
+                              const RegionEditOptions& options) {
+  const int width = static_cast<int>(src.cinfo.image_width);
+  const int height = static_cast<int>(src.cinfo.image_height);
+  jvirt_barray_ptr* arrays = src.ReadCoefficients();
+  if (box.width > 0 && box.height > 0) {
+    // MCU-aligned, one MCU of context on every side (clipped to the image).
+    const int mw = DCTSIZE * src.cinfo.max_h_samp_factor;
+    const int mh = DCTSIZE * src.cinfo.max_v_samp_factor;
+    RgbRegion region;
+    region.x = std::max(0, (box.x / mw - 1) * mw);
+    region.y = std::max(0, (box.y / mh - 1) * mh);
+    region.width = std::min(width, ((box.x + box.width + mw - 1) / mw + 1) * mw) - region.x;
+    region.height = std::min(height, ((box.y + box.height + mh - 1) / mh + 1) * mh) - region.y;
+
+    const std::vector<std::uint8_t> before =
+        DecodeRgb(RegionFromCoefficients(src.cinfo, arrays, region));
+    std::vector<std::uint8_t> after = before;
+    region.pixels = after.data();
+    RETURN_IF_ERROR(edit(region));
+
+    const std::string reencoded = EncodeLike(src.cinfo, after.data(), region.width, region.height);
+    Decompressor edited(reencoded);  // reads from `reencoded`, which must outlive it
+    jvirt_barray_ptr* edited_arrays = edited.ReadCoefficients();
+    PutBackChangedBlocks(src.cinfo, arrays, edited.cinfo, edited_arrays, region, box, before,
+                         after);
+  }
+  Compressor out;
+  jpeg_copy_critical_parameters(&src.cinfo, &out.cinfo);
+  out.cinfo.optimize_coding = options.optimize_coding ? TRUE : FALSE;
+  out.cinfo.restart_interval = src.cinfo.restart_interval;
+  jpeg_write_coefficients(&out.cinfo, arrays);
+  jpeg_finish_compress(&out.cinfo);
+  return out.Bytes();
+}
+
+// ---------------------------------------------------------------------------
+// Row splicing. With a restart marker after every MCU row, each row's
+// entropy-coded segment decodes on its own (the DC predictions restart), so
+// rows away from the box can be copied as bytes.
+
+int Be16(std::string_view b, size_t at) {
+  return static_cast<unsigned char>(b[at]) << 8 | static_cast<unsigned char>(b[at + 1]);
+}
+
+struct Scan {
+  size_t header_end = 0;                   // just past the SOS segment
+  std::vector<std::string_view> segments;  // entropy-coded data between RSTn markers
+};
+
+// nullopt unless the file is one scan whose entropy data holds only RSTn
+// markers before EOI (a baseline file; progressive ones have several scans).
+std::optional<Scan> SplitScan(std::string_view b) {
+  Scan scan;
+  size_t pos = 2;  // after SOI
+  while (scan.header_end == 0) {
+    if (pos + 4 > b.size() || static_cast<unsigned char>(b[pos]) != 0xFF) return std::nullopt;
+    const auto marker = static_cast<unsigned char>(b[pos + 1]);
+    if (marker == 0xFF) {  // fill byte
+      ++pos;
+      continue;
+    }
+    const size_t end = pos + 2 + static_cast<size_t>(Be16(b, pos + 2));
+    if (end > b.size()) return std::nullopt;
+    if (marker == 0xDA) scan.header_end = end;
+    pos = end;
+  }
+  size_t start = pos;
+  while (true) {
+    const void* hit = std::memchr(b.data() + pos, 0xFF, b.size() - pos);
+    if (hit == nullptr) return std::nullopt;
+    pos = static_cast<size_t>(static_cast<const char*>(hit) - b.data());
+    if (pos + 1 >= b.size()) return std::nullopt;
+    const auto next = static_cast<unsigned char>(b[pos + 1]);
+    if (next == 0x00 || next == 0xFF) {  // stuffed 0xFF, or fill before a marker
+      pos += next == 0x00 ? 2 : 1;
+      continue;
+    }
+    if (next != 0xD9 && (next < 0xD0 || next > 0xD7)) return std::nullopt;
+    scan.segments.push_back(b.substr(start, pos - start));
+    if (next == 0xD9) return scan;
+    pos += 2;
+    start = pos;
+  }
+}
+
+// The header with metadata (APP1..15, COM) dropped and the frame height set.
+std::string HeaderWithHeight(std::string_view b, size_t header_end, int height) {
+  std::string out(b.substr(0, 2));
+  for (size_t pos = 2; pos < header_end;) {
+    const auto marker = static_cast<unsigned char>(b[pos + 1]);
+    if (marker == 0xFF) {  // fill byte
+      ++pos;
+      continue;
+    }
+    const size_t end = pos + 2 + static_cast<size_t>(Be16(b, pos + 2));
+    const bool metadata = (marker >= 0xE1 && marker <= 0xEF) || marker == 0xFE;
+    if (!metadata) {
+      const size_t at = out.size();
+      out.append(b.substr(pos, end - pos));
+      if (marker == 0xC0 || marker == 0xC1) {
+        out[at + 5] = static_cast<char>((height >> 8) & 0xFF);
+        out[at + 6] = static_cast<char>(height & 0xFF);
+      }
+    }
+    pos = end;
+  }
+  return out;
+}
+
+// The DQT and DHT segments, in order: entropy-coded rows may be moved from
+// one file to the other only when these are the same.
+std::string Tables(std::string_view b, size_t header_end) {
+  std::string out;
+  for (size_t pos = 2; pos < header_end;) {
+    const auto marker = static_cast<unsigned char>(b[pos + 1]);
+    if (marker == 0xFF) {  // fill byte
+      ++pos;
+      continue;
+    }
+    const size_t end = pos + 2 + static_cast<size_t>(Be16(b, pos + 2));
+    if (marker == 0xDB || marker == 0xC4) out.append(b.substr(pos, end - pos));
+    pos = end;
+  }
+  return out;
+}
+
+void AppendRows(std::string& out, const std::vector<std::string_view>& rows) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i > 0) {
+      out.push_back(static_cast<char>(0xFF));
+      out.push_back(static_cast<char>(0xD0 + (i - 1) % 8));
+    }
+    out.append(rows[i]);
+  }
+  out.push_back(static_cast<char>(0xFF));
+  out.push_back(static_cast<char>(0xD9));
+}
+
+// nullopt: the file is not laid out for splicing (callers take EditWhole).
+std::optional<Result<std::string>> EditRows(const jpeg_decompress_struct& c, std::string_view jpeg,
+                                            const Box& box, const EditFn& edit) {
+  const int width = static_cast<int>(c.image_width);
+  const int height = static_cast<int>(c.image_height);
+  const int mw = DCTSIZE * c.max_h_samp_factor;
+  const int mh = DCTSIZE * c.max_v_samp_factor;
+  const int rows = static_cast<int>(DivRoundUp(height, mh));
+  if (c.progressive_mode || c.arith_code || c.comps_in_scan != c.num_components ||
+      c.restart_interval != static_cast<unsigned>(DivRoundUp(width, mw))) {
+    return std::nullopt;
+  }
+  const std::optional<Scan> scan = SplitScan(jpeg);
+  if (!scan || scan->segments.size() != static_cast<size_t>(rows)) return std::nullopt;
+  // The rows under the box and one of context above and below.
+  const int r0 = std::max(0, box.y / mh - 1);
+  const int r1 = std::min(rows - 1, (box.y + box.height - 1) / mh + 1);
+  const int y0 = r0 * mh;
+  const int strip_height = std::min(height, (r1 + 1) * mh) - y0;
+  const std::vector<std::string_view> strip_rows(scan->segments.begin() + r0,
+                                                 scan->segments.begin() + r1 + 1);
+  std::string strip = HeaderWithHeight(jpeg, scan->header_end, strip_height);
+  AppendRows(strip, strip_rows);
+
+  Box strip_box = box;
+  strip_box.y -= y0;
+  const EditFn in_image = [&](const RgbRegion& r) {
+    RgbRegion shifted = r;
+    shifted.y += y0;
+    return edit(shifted);
+  };
+  Decompressor strip_src(strip);
+  Result<std::string> edited = EditWhole(strip_src, strip_box, in_image, {});
+  if (!edited.ok()) return edited;
+  const std::optional<Scan> edited_scan = SplitScan(*edited);
+  if (!edited_scan || edited_scan->segments.size() != strip_rows.size() ||
+      Tables(jpeg, scan->header_end) != Tables(*edited, edited_scan->header_end)) {
+    return std::nullopt;  // not the standard tables: the copied rows would not decode
+  }
+  std::vector<std::string_view> all = scan->segments;
+  std::copy(edited_scan->segments.begin(), edited_scan->segments.end(), all.begin() + r0);
+  std::string out = HeaderWithHeight(*edited, edited_scan->header_end, height);
+  AppendRows(out, all);
+  return out;
+}
+
 }  // namespace
 
 std::optional<JpegLayout> EditableJpegLayout(std::string_view jpeg) {
@@ -304,8 +494,30 @@ std::optional<JpegLayout> EditableJpegLayout(std::string_view jpeg) {
   }
 }
 
-Result<std::string> EditJpegRegion(std::string_view jpeg, const Box& box,
-                                   const std::function<Status(const RgbRegion&)>& edit,
+std::string EncodeJpegRowRestarts(const std::uint8_t* rgb, int width, int height, int quality) {
+  Compressor c;
+  c.cinfo.image_width = static_cast<JDIMENSION>(width);
+  c.cinfo.image_height = static_cast<JDIMENSION>(height);
+  c.cinfo.input_components = 3;
+  c.cinfo.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&c.cinfo);
+  jpeg_set_quality(&c.cinfo, quality, TRUE);
+  if (quality >= 90) {  // 4:4:4, as libvips chooses at Q >= 90; the defaults are 4:2:0
+    c.cinfo.comp_info[0].h_samp_factor = 1;
+    c.cinfo.comp_info[0].v_samp_factor = 1;
+  }
+  c.cinfo.restart_in_rows = 1;
+  jpeg_start_compress(&c.cinfo, TRUE);
+  const size_t stride = static_cast<size_t>(width) * 3;
+  while (c.cinfo.next_scanline < c.cinfo.image_height) {
+    auto row = const_cast<JSAMPROW>(rgb + stride * c.cinfo.next_scanline);
+    jpeg_write_scanlines(&c.cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&c.cinfo);
+  return c.Bytes();
+}
+
+Result<std::string> EditJpegRegion(std::string_view jpeg, const Box& box, const EditFn& edit,
                                    const RegionEditOptions& options) {
   try {
     Decompressor src(jpeg);
@@ -320,38 +532,12 @@ Result<std::string> EditJpegRegion(std::string_view jpeg, const Box& box,
         (box.x < 0 || box.y < 0 || box.x + box.width > width || box.y + box.height > height)) {
       return InvalidArgumentError("bad_region", "edit box lies outside the image");
     }
-    jvirt_barray_ptr* arrays = src.ReadCoefficients();
-
-    if (!empty) {
-      // MCU-aligned, one MCU of context on every side (clipped to the image).
-      const int mw = DCTSIZE * src.cinfo.max_h_samp_factor;
-      const int mh = DCTSIZE * src.cinfo.max_v_samp_factor;
-      RgbRegion region;
-      region.x = std::max(0, (box.x / mw - 1) * mw);
-      region.y = std::max(0, (box.y / mh - 1) * mh);
-      region.width = std::min(width, ((box.x + box.width + mw - 1) / mw + 1) * mw) - region.x;
-      region.height = std::min(height, ((box.y + box.height + mh - 1) / mh + 1) * mh) - region.y;
-
-      const std::vector<std::uint8_t> before =
-          DecodeRgb(RegionFromCoefficients(src.cinfo, arrays, region));
-      std::vector<std::uint8_t> after = before;
-      region.pixels = after.data();
-      RETURN_IF_ERROR(edit(region));
-
-      const std::string reencoded =
-          EncodeLike(src.cinfo, after.data(), region.width, region.height);
-      Decompressor edited(reencoded);  // reads from `reencoded`, which must outlive it
-      jvirt_barray_ptr* edited_arrays = edited.ReadCoefficients();
-      PutBackChangedBlocks(src.cinfo, arrays, edited.cinfo, edited_arrays, region, box, before,
-                           after);
+    if (!empty && !options.optimize_coding) {
+      if (std::optional<Result<std::string>> rows = EditRows(src.cinfo, jpeg, box, edit)) {
+        return *std::move(rows);
+      }
     }
-
-    Compressor out;
-    jpeg_copy_critical_parameters(&src.cinfo, &out.cinfo);
-    out.cinfo.optimize_coding = options.optimize_coding ? TRUE : FALSE;
-    jpeg_write_coefficients(&out.cinfo, arrays);
-    jpeg_finish_compress(&out.cinfo);
-    return out.Bytes();
+    return EditWhole(src, box, edit, options);
   } catch (const JpegError& e) {
     return Corrupt(e.what());
   } catch (const std::bad_alloc&) {

@@ -49,12 +49,27 @@ struct JpegLayout {
 // back to decoding and encoding pixels.
 std::optional<JpegLayout> EditableJpegLayout(std::string_view jpeg);
 
+// A baseline JPEG of packed 8-bit RGB pixels with a restart marker after
+// every MCU row and the standard Huffman tables (chroma 4:2:0 below Q90 and
+// the accurate integer DCT, as libvips' jpegsave; no metadata). For
+// such a file EditJpegRegion decodes and re-encodes only the MCU rows under
+// the box and copies every other row's entropy-coded bytes as they are.
+// Throws std::runtime_error on failure.
+std::string EncodeJpegRowRestarts(const std::uint8_t* rgb, int width, int height, int quality);
+
 // Decodes the MCU-aligned region around `box` (plus one MCU of context on
 // each side, so chroma upsampling sees the same neighbours as a full decode),
 // calls `edit` on it, and returns the JPEG with every block whose pixels the
 // edit changed re-encoded; all other blocks keep their coefficients bit for
 // bit. `edit` may change only pixels inside `box`. No metadata (APPn/COM
-// markers) is copied. The output is baseline sequential.
+// markers) is copied. The output is baseline sequential, with the input's
+// restart interval.
+//
+// A file made by EncodeJpegRowRestarts (restart marker after every MCU row,
+// standard Huffman tables), edited without optimize_coding, takes a shorter
+// path with the same result: only the MCU rows around the box (a strip) are
+// entropy-decoded, edited as above and encoded again, and the other rows'
+// entropy-coded segments are copied byte for byte.
 // Errors: kInvalidArgument "corrupt_image" when the data does not decode
 // (including libjpeg warnings: truncated or damaged entropy data);
 // kInvalidArgument "unsupported_jpeg" when EditableJpegLayout is nullopt;

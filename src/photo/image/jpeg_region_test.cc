@@ -5,6 +5,7 @@
 #include <vector>
 #include <vips/vips8>
 
+#include "photo/image/encode.h"
 #include "photo/image/testing/jpeg_coefficients.h"
 #include "photo/image/testing/synth.h"
 #include "photo/image/vips.h"
@@ -72,6 +73,57 @@ TEST(JpegRegionTest, OnlyBlocksUnderTheBoxChangeAndTheBoxIsEdited) {
       vips::VImage before = Decode(jpeg).crop(box.x, box.y, box.width, box.height);
       vips::VImage after = Decode(*out).crop(box.x, box.y, box.width, box.height);
       const double mean_sum = (before + after).avg();  // ~255 when inverted
+      EXPECT_NEAR(mean_sum, 255, 12);
+    }
+  }
+}
+
+// Pixels of a synthetic photo, as EncodeJpegRowRestarts takes them.
+std::vector<std::uint8_t> Pixels(int w, int h) {
+  vips::VImage img = Decode(Photo(w, h, true));
+  size_t len = 0;
+  void* mem = img.write_to_memory(&len);
+  std::vector<std::uint8_t> rgb(static_cast<std::uint8_t*>(mem),
+                                static_cast<std::uint8_t*>(mem) + len);
+  g_free(mem);
+  return rgb;
+}
+
+TEST(JpegRegionTest, RowRestartFilesReencodeOnlyTheRowsUnderTheBox) {
+  InitVips();
+  for (int quality : {82, 92}) {  // 4:2:0 and 4:4:4
+    const int w = 645, h = 487;
+    const std::vector<std::uint8_t> rgb = Pixels(w, h);
+    const std::string jpeg = EncodeJpegRowRestarts(rgb.data(), w, h, quality);
+    const testing::JpegCoefficients in = ReadJpegCoefficients(jpeg);
+    const int mcu = quality < 90 ? 16 : 8;
+    EXPECT_EQ(in.restart_interval, (w + mcu - 1) / mcu);
+    EXPECT_FALSE(in.progressive);
+    // The same blocks as the published-file encoder (libvips, accurate DCT)
+    // makes from the same pixels.
+    const vips::VImage img = vips::VImage::new_from_memory(
+        const_cast<std::uint8_t*>(rgb.data()), rgb.size(), w, h, 3, VIPS_FORMAT_UCHAR);
+    EXPECT_EQ(CompareBlocks(ReadJpegCoefficients(EncodeVips(img, OutputFormat::kJpeg, quality)),
+                            in, {})
+                  .changed,
+              0);
+    for (const Box& box : std::vector<Box>{{0, 0, 40, 30, 0},
+                                           {37, 200, 100, 45, 0},
+                                           {w - 131, h - 29, 131, 29, 0},
+                                           {0, 0, w, h, 0}}) {
+      SCOPED_TRACE(::testing::Message() << "q" << quality << " box " << box.x << "," << box.y);
+      auto rows = EditJpegRegion(jpeg, box, Invert(box));
+      ASSERT_TRUE(rows.ok()) << rows.error().ToString();
+      EXPECT_GT(ExpectUnchangedOutside(jpeg, *rows, box), 0);
+      EXPECT_EQ(ReadJpegCoefficients(*rows).restart_interval, in.restart_interval);
+      // The whole-file path (forced by optimize_coding) edits the same blocks.
+      auto whole = EditJpegRegion(jpeg, box, Invert(box), {.optimize_coding = true});
+      ASSERT_TRUE(whole.ok());
+      EXPECT_EQ(
+          CompareBlocks(ReadJpegCoefficients(*rows), ReadJpegCoefficients(*whole), {}).changed, 0);
+      const double mean_sum = (Decode(jpeg).crop(box.x, box.y, box.width, box.height) +
+                               Decode(*rows).crop(box.x, box.y, box.width, box.height))
+                                  .avg();
       EXPECT_NEAR(mean_sum, 255, 12);
     }
   }

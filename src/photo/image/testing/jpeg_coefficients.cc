@@ -42,6 +42,7 @@ JpegCoefficients ReadJpegCoefficients(const std::string& jpeg) {
   out.width = static_cast<int>(c.image_width);
   out.height = static_cast<int>(c.image_height);
   out.progressive = c.progressive_mode != 0;
+  out.restart_interval = static_cast<int>(c.restart_interval);
   for (int i = 0; i < c.num_components; ++i) {
     const jpeg_component_info& comp = c.comp_info[i];
     JpegCoefficients::Component k;
@@ -62,6 +63,7 @@ JpegCoefficients ReadJpegCoefficients(const std::string& jpeg) {
     out.components.push_back(std::move(k));
   }
   jpeg_finish_decompress(&c);
+  out.warnings = static_cast<int>(err.num_warnings);
   jpeg_destroy_decompress(&c);
   return out;
 }

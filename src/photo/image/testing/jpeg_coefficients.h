@@ -24,6 +24,8 @@ struct JpegCoefficients {
   };
   std::vector<Component> components;
   bool progressive = false;
+  int restart_interval = 0;  // in MCUs; 0 = no restart markers
+  int warnings = 0;          // libjpeg's (corrupt data, restart markers out of sequence)
 };
 
 // Aborts the test process on a JPEG that libjpeg cannot read (a fixture bug).
