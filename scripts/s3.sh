@@ -85,12 +85,24 @@ admin socket = $D/run/\$name.asok
 public addr = 127.0.0.1
 osd objectstore = memstore
 memstore device bytes = $((MEMORY_MB * 1048576))
+# Logs at level 0: per-request log lines cost the gateway measurable CPU.
+debug rgw = 0/0
+debug ms = 0/0
+debug osd = 0/0
+debug mon = 0/0
+debug paxos = 0/0
+debug objecter = 0/0
+debug rados = 0/0
 [mon.a]
 mon data = $D/mon
 [osd.0]
 osd data = $D/osd0
 [client.rgw]
 rgw frontends = beast endpoint=$BIND:$PORT
+rgw enable ops log = false
+rgw enable usage log = false
+# Hundreds of request threads by default: memory, not speed, on 2 cores.
+rgw thread pool size = 64
 # Tests shrink the multipart threshold to exercise multipart upload with
 # small objects; S3's own 5 MiB minimum would make that slow.
 rgw multipart min part size = 65536
