@@ -13,6 +13,7 @@
 #include "photo/detect/analyzer.h"
 #include "photo/detect/checks.h"
 #include "photo/detect/classifier.h"
+#include "photo/detect/crop.h"
 #include "photo/detect/faces.h"
 #include "photo/detect/image_io.h"
 #include "photo/image/vips.h"
@@ -285,6 +286,94 @@ TEST(FacesTest, ParseFaceModelRoundTrips) {
     EXPECT_EQ(*p, k);
   }
   EXPECT_FALSE(ParseFaceModel("yolo").ok());
+}
+
+TEST(CropTest, BoxIsTheLargestOfTheTargetAspect) {
+  EXPECT_EQ(CropBoxSize({1280, 720}, {320, 320}), cv::Size(720, 720));
+  EXPECT_EQ(CropBoxSize({720, 1280}, {320, 320}), cv::Size(720, 720));
+  EXPECT_EQ(CropBoxSize({1280, 960}, {400, 200}), cv::Size(1280, 640));
+  EXPECT_EQ(CropBoxSize({100, 100}, {16, 9}), cv::Size(100, 56));
+}
+
+TEST(CropTest, KeepsEveryFaceThatFitsElseTheLargest) {
+  // Two faces at the far ends of a wide picture: no square holds both.
+  const std::vector<image::Box> faces = {{20, 300, 60, 60, 0.9f}, {1100, 200, 150, 150, 0.9f}};
+  auto c = ChooseFaceCrop({1280, 720}, {320, 320}, faces);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->method, "faces");
+  EXPECT_EQ(c->faces, 1);
+  EXPECT_EQ(c->box.size(), cv::Size(720, 720));
+  EXPECT_LE(c->box.x, 1100);  // the larger face is the one kept
+  EXPECT_GE(c->box.br().x, 1250);
+  // Three faces within 700 px: all kept.
+  const std::vector<image::Box> group = {
+      {300, 100, 80, 80, 0.9f}, {600, 120, 90, 90, 0.9f}, {900, 90, 70, 70, 0.9f}};
+  c = ChooseFaceCrop({1280, 720}, {320, 320}, group);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->faces, 3);
+  EXPECT_FALSE(ChooseFaceCrop({1280, 720}, {320, 320}, {}).has_value());
+}
+
+// Real faces: the astronaut (skimage, a real photo), placed at either end of
+// a wide picture and in a tall one; the detected face must be inside the
+// square crop.
+TEST(CropTest, RealFaceStaysInsideASquareThumbnail) {
+  auto det = MakeDefaultFaceDetector();
+  ASSERT_NE(det, nullptr);
+  const cv::Mat astronaut = LoadSkimage("astronaut.png");
+  for (int where : {0, 1, 2}) {
+    cv::Mat canvas(where == 2 ? 1280 : 512, where == 2 ? 512 : 1280, CV_8UC3,
+                   cv::Scalar(120, 110, 100));
+    const cv::Rect at = where == 0   ? cv::Rect(0, 0, 512, 512)
+                        : where == 1 ? cv::Rect(1280 - 512, 0, 512, 512)
+                                     : cv::Rect(0, 1280 - 512, 512, 512);
+    astronaut.copyTo(canvas(at));
+    auto faces = det->Detect(canvas);
+    ASSERT_TRUE(faces.ok());
+    ASSERT_EQ(faces->size(), 1u) << where;
+    auto c = ChooseCrop(canvas, {320, 320}, *faces);
+    ASSERT_TRUE(c.ok()) << c.error().ToString();
+    EXPECT_EQ(c->method, "faces");
+    const image::Box& f = faces->front();
+    const cv::Rect face(f.x, f.y, f.width, f.height);
+    EXPECT_EQ(face & c->box, face) << where;
+    auto enc = EncodeCrop(canvas, c->box, {320, 320}, image::OutputFormat::kJpeg, 80);
+    ASSERT_TRUE(enc.ok()) << enc.error().ToString();
+    EXPECT_EQ(enc->width, 320);
+    EXPECT_EQ(enc->height, 320);
+  }
+}
+
+TEST(CropTest, NoFacesUsesLibvipsAttentionCrop) {
+  // A bright red disc on the left of a dull grey picture: the attention crop
+  // goes there, where a centred crop would not.
+  cv::Mat img(400, 1200, CV_8UC3, cv::Scalar(128, 128, 128));
+  cv::circle(img, {150, 200}, 80, cv::Scalar(0, 0, 255), cv::FILLED);
+  auto c = ChooseCrop(img, {100, 100}, {});
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->method, "attention");
+  EXPECT_EQ(c->faces, 0);
+  EXPECT_EQ(c->box.size(), cv::Size(400, 400));
+  EXPECT_LE(c->box.x, 70);
+  auto direct = AttentionCrop(img, {100, 100});
+  ASSERT_TRUE(direct.ok());
+  EXPECT_EQ(*direct, c->box);
+  // The real coffee photo: no face, the attention crop decides.
+  auto coffee = ChooseCrop(LoadSkimage("coffee.png"), {200, 200}, {});
+  ASSERT_TRUE(coffee.ok());
+  EXPECT_EQ(coffee->method, "attention");
+}
+
+TEST(CropTest, EncodeRejectsABoxOutsideTheImage) {
+  cv::Mat img(100, 100, CV_8UC3, cv::Scalar::all(0));
+  EXPECT_EQ(EncodeCrop(img, {50, 50, 80, 80}, {32, 32}, image::OutputFormat::kJpeg, 80)
+                .error()
+                .reason(),
+            "invalid_crop");
+  // Smaller than the target: kept at its own size, never enlarged.
+  auto small = EncodeCrop(img, {0, 0, 40, 40}, {64, 64}, image::OutputFormat::kPng, 80);
+  ASSERT_TRUE(small.ok());
+  EXPECT_EQ(small->width, 40);
 }
 
 TEST(NmsTest, MergesOverlapsAndKeepsSeparateBoxes) {

@@ -15,6 +15,7 @@
 #include "photo/core/text.h"
 #include "photo/detect/analyzer.h"
 #include "photo/detect/classifier.h"
+#include "photo/detect/crop.h"
 #include "photo/detect/image_io.h"
 
 namespace photo::pipeline {
@@ -225,6 +226,14 @@ Status PrepareDetect(const DetectConfig& config) { return GetAnalyzer(config).st
 Result<image::Detections> RunDetect(const DetectConfig& config, const Layout& layout,
                                     const std::string& id,
                                     const std::vector<image::Rendition>& renditions) {
+  ASSIGN_OR_RETURN(DetectOutput out, RunDetectAndCrop(config, layout, id, renditions, {}));
+  return std::move(out.detections);
+}
+
+Result<DetectOutput> RunDetectAndCrop(const DetectConfig& config, const Layout& layout,
+                                      const std::string& id,
+                                      const std::vector<image::Rendition>& renditions,
+                                      const std::vector<image::RenditionSpec>& specs) {
   ASSIGN_OR_RETURN(std::shared_ptr<const detect::Analyzer> analyzer, GetAnalyzer(config));
 
   // The clean rendition nearest the analysis size: watermark pixels would
@@ -276,12 +285,38 @@ Result<image::Detections> RunDetect(const DetectConfig& config, const Layout& la
   }
   if (!pixels.ok()) return pixels.error().WithContext("detect " + id);
 
-  ASSIGN_OR_RETURN(image::Detections d, analyzer->Analyze(*pixels));
+  DetectOutput out;
+  ASSIGN_OR_RETURN(out.detections, analyzer->Analyze(*pixels));
+  image::Detections& d = out.detections;
   auto exif = detect::ReadExifSummary(original);
   if (!exif.ok()) return exif.error().WithContext("detect " + id + " (EXIF)");
   d.exif = std::move(*exif);
   d.checks_ran.push_back("exif");
-  return d;
+
+  for (const image::RenditionSpec& spec : specs) {
+    if (!spec.is_crop()) continue;
+    const cv::Size target(spec.crop_width, spec.crop_height);
+    auto choice = detect::ChooseCrop(*pixels, target, d.faces);
+    if (!choice.ok()) return choice.error().WithContext("crop " + spec.name);
+    auto enc = detect::EncodeCrop(*pixels, choice->box, target, spec.format, spec.quality);
+    if (!enc.ok()) return enc.error().WithContext("crop " + spec.name);
+    const fs::path path = layout.FinalRendition(id, spec);
+    Status written = WriteFileAtomic(path, std::string_view(enc->bytes));
+    if (!written.ok()) {
+      return UnavailableError("io_error", "writing " + path.string() + ": " + written.message());
+    }
+    image::Rendition r;
+    r.name = spec.name;
+    r.path = path.string();
+    r.width = enc->width;
+    r.height = enc->height;
+    r.bytes = enc->bytes.size();
+    r.format = spec.format;
+    out.crops.push_back(std::move(r));
+    d.crops.push_back({spec.name, choice->box.x, choice->box.y, choice->box.width,
+                       choice->box.height, choice->method, choice->faces});
+  }
+  return out;
 }
 
 }  // namespace photo::pipeline

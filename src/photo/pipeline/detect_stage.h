@@ -82,4 +82,23 @@ Result<image::Detections> RunDetect(const DetectConfig& config, const Layout& la
                                     const std::string& id,
                                     const std::vector<image::Rendition>& renditions);
 
+struct DetectOutput {
+  image::Detections detections;  // crops lists where each crop was cut
+  std::vector<image::Rendition> crops;  // one per crop spec, in spec order
+};
+
+// RunDetect, then one face-aware crop rendition per spec with is_crop()
+// (other specs are ignored: the resize stage made those), cut from the
+// analysed pixels (detect/crop.h: faces kept in frame, else libvips'
+// attention crop), encoded with the spec's format and quality and written
+// atomically to layout.FinalRendition. The detect stage makes them because
+// the face boxes exist only here (docs/stages/detect.md, "Face-aware crops").
+// Idempotent: a rerun rewrites identical files. Errors: those of RunDetect;
+// io_error (kUnavailable) when a file cannot be written; Internal for an
+// encoder failure.
+Result<DetectOutput> RunDetectAndCrop(const DetectConfig& config, const Layout& layout,
+                                      const std::string& id,
+                                      const std::vector<image::Rendition>& renditions,
+                                      const std::vector<image::RenditionSpec>& specs);
+
 }  // namespace photo::pipeline

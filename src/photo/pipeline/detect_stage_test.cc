@@ -13,6 +13,7 @@
 #include "photo/core/files.h"
 #include "photo/image/testing/synth.h"
 #include "photo/image/vips.h"
+#include "photo/pipeline/resize_stage.h"
 
 namespace photo::pipeline {
 namespace {
@@ -105,6 +106,84 @@ TEST_F(DetectStageTest, AnalysesTheCleanRenditionNearestTheAnalysisSize) {
     EXPECT_THAT(d->checks_ran, Contains("exif"));
     EXPECT_THAT(d->checks_ran, Contains("faces"));
     EXPECT_THAT(d->checks_ran, Not(Contains("classifier")));
+  }
+}
+
+// The astronaut at the far right of a wide canvas: a centred square crop
+// would cut her face off.
+void WriteWideWithFaceAtRight(const fs::path& path) {
+  image::InitVips();
+  fs::create_directories(path.parent_path());
+  vips::VImage face = vips::VImage::new_from_file(kAstronaut.c_str());
+  vips::VImage canvas = vips::VImage::black(1280, 512, vips::VImage::option()->set("bands", 3))
+                            .linear({1, 1, 1}, {90, 110, 130})
+                            .cast(VIPS_FORMAT_UCHAR);
+  canvas.insert(face, 1280 - 512, 0).jpegsave(path.c_str());
+}
+
+TEST_F(DetectStageTest, CropKeepsTheFaceInsideASquareThumbnailAndRecordsTheBox) {
+  WriteWideWithFaceAtRight(medium_);
+  auto specs = ParseRenditions("thumb:320,square:320x320:jpeg:80:crop");
+  ASSERT_TRUE(specs.ok()) << specs.error().ToString();
+  auto out = RunDetectAndCrop(DetectConfig{}, *layout_, kId,
+                              {R("medium", medium_, 1280, false, true)}, *specs);
+  ASSERT_TRUE(out.ok()) << out.error().ToString();
+  const image::Detections& d = out->detections;
+  ASSERT_EQ(d.face_count, 1);
+  ASSERT_EQ(out->crops.size(), 1u);  // the long-edge thumb is the resize stage's
+  const image::Rendition& sq = out->crops[0];
+  EXPECT_EQ(sq.name, "square");
+  EXPECT_EQ(sq.width, 320);
+  EXPECT_EQ(sq.height, 320);
+  EXPECT_EQ(sq.path, layout_->FinalRendition(kId, (*specs)[1]).string());
+  vips::VImage written = vips::VImage::new_from_file(sq.path.c_str());
+  EXPECT_EQ(written.width(), 320);
+  EXPECT_EQ(written.height(), 320);
+  ASSERT_EQ(d.crops.size(), 1u);
+  const image::CropBox& box = d.crops[0];
+  EXPECT_EQ(box.rendition, "square");
+  EXPECT_EQ(box.method, "faces");
+  EXPECT_EQ(box.faces, 1);
+  EXPECT_EQ(box.width, 512);  // the largest square in a 1280x512 picture
+  EXPECT_EQ(box.height, 512);
+  const image::Box& f = d.faces[0];
+  EXPECT_GE(f.x, box.x);
+  EXPECT_LE(f.x + f.width, box.x + box.width);
+  EXPECT_GE(f.y, box.y);
+  EXPECT_LE(f.y + f.height, box.y + box.height);
+}
+
+TEST_F(DetectStageTest, CropWithoutFacesUsesTheAttentionCrop) {
+  // The featureless synthetic original has no face.
+  auto specs = ParseRenditions("square:200x200:webp:80:crop");
+  ASSERT_TRUE(specs.ok()) << specs.error().ToString();
+  auto out = RunDetectAndCrop(DetectConfig{}, *layout_, kId,
+                              {R("large", large_, 1300, true, true)}, *specs);
+  ASSERT_TRUE(out.ok()) << out.error().ToString();
+  ASSERT_EQ(out->detections.face_count, 0);
+  ASSERT_EQ(out->detections.crops.size(), 1u);
+  EXPECT_EQ(out->detections.crops[0].method, "attention");
+  EXPECT_EQ(out->detections.crops[0].faces, 0);
+  EXPECT_EQ(out->crops[0].format, image::OutputFormat::kWebp);
+  EXPECT_EQ(out->crops[0].width, 200);
+  EXPECT_TRUE(fs::exists(out->crops[0].path));
+}
+
+TEST(CropSpecTest, ParsesBoxesAndRejectsMismatches) {
+  auto s = ParseRenditions("square:320x240:png:90:crop,medium:1280:jpeg:82:wm");
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_TRUE((*s)[0].is_crop());
+  EXPECT_EQ((*s)[0].crop_width, 320);
+  EXPECT_EQ((*s)[0].crop_height, 240);
+  EXPECT_EQ((*s)[0].long_edge, 320);
+  EXPECT_EQ((*s)[0].format, image::OutputFormat::kPng);
+  EXPECT_FALSE((*s)[0].watermark);
+  EXPECT_FALSE((*s)[1].is_crop());
+  for (const char* bad : {"sq:320x320:jpeg:80", "sq:320:jpeg:80:crop", "sq:8x8:jpeg:80:crop",
+                          "sq:320xabc:jpeg:80:crop", "sq:320x320:jpeg:80:zoom"}) {
+    auto b = ParseRenditions(bad);
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_EQ(b.error().reason(), "invalid_config") << bad;
   }
 }
 

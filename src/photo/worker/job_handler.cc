@@ -215,8 +215,19 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
     if (r) renditions = std::move(*r);
     result = r.status();
   } else if (stage == broker::kDetectQueue) {
-    auto r = pipeline::RunDetect(ctx.config->detect, *layout, id, rec.renditions);
-    if (r) detections = std::move(*r);
+    auto r = pipeline::RunDetectAndCrop(ctx.config->detect, *layout, id, rec.renditions,
+                                        ctx.config->resize.renditions);
+    if (r) {
+      detections = std::move(r->detections);
+      // Face-aware crops join the renditions made so far.
+      if (!r->crops.empty()) {
+        renditions = rec.renditions;
+        for (image::Rendition& c : r->crops) {
+          std::erase_if(renditions, [&](const image::Rendition& x) { return x.name == c.name; });
+          renditions.push_back(std::move(c));
+        }
+      }
+    }
     result = r.status();
   } else {
     result = InvalidArgumentError("unknown_stage", "no stage named " + stage);
