@@ -16,7 +16,10 @@
 #
 # Environment (defaults in brackets):
 #   PHOTO_S3_DIR      data, logs, PID files [<repo>/var/s3]
-#   PHOTO_S3_PORT     the gateway's HTTP port on 127.0.0.1 [7480]
+#   PHOTO_S3_PORT     the gateway's HTTP port [7480]
+#   PHOTO_S3_IP       the address the gateway listens on [127.0.0.1]; e.g. a
+#                     network namespace's own address, with this script run
+#                     under `ip netns exec` (the monitor and OSD stay on loopback)
 #   PHOTO_S3_MON_PORT the monitor's port [S3 port + 1]
 #   PHOTO_S3_BUCKET   bucket to create [photo-pipeline]
 #   PHOTO_S3_ACCESS_KEY / PHOTO_S3_SECRET_KEY  the user's keys [photo / photo-secret]
@@ -40,7 +43,8 @@ MEMORY_MB=${PHOTO_S3_MEMORY_MB:-2048}
 mkdir -p "$D"
 D=$(cd "$D" && pwd)
 CONF=$D/ceph.conf
-ENDPOINT=http://127.0.0.1:$PORT
+IP=${PHOTO_S3_IP:-127.0.0.1}
+ENDPOINT=http://$IP:$PORT
 
 log() { echo "s3.sh[$PORT]: $*" >&2; }
 ceph_cli() { timeout 20 ceph -c "$CONF" --name client.admin "$@"; }
@@ -86,7 +90,7 @@ mon data = $D/mon
 [osd.0]
 osd data = $D/osd0
 [client.rgw]
-rgw frontends = beast endpoint=127.0.0.1:$PORT
+rgw frontends = beast endpoint=$IP:$PORT
 # Tests shrink the multipart threshold to exercise multipart upload with
 # small objects; S3's own 5 MiB minimum would make that slow.
 rgw multipart min part size = 65536
