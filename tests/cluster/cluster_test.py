@@ -231,7 +231,7 @@ class Deployment:
         self.s3_env.update({
             "PHOTO_S3_DIR": os.path.join(self.host_dir[1], "s3"),
             "PHOTO_S3_PORT": str(S3_PORT),
-            "PHOTO_S3_IP": net.ip(1),
+            "PHOTO_S3_BIND": net.ip(1),
         })
         self.s3_settings = {}
         self.pg_started = False
