@@ -670,11 +670,7 @@ def main():
         return SKIP
     wanted = {int(x) for x in args.scenarios.split(",") if x}
 
-    def on_alarm(signum, frame):
-        raise TimeoutError(f"cluster test over its {args.budget} s budget")
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, lambda s, f: sys.exit(143))
-    signal.alarm(args.budget)
+    ft.arm_budget("cluster test", args.budget)
 
     t_all = time.time()
     Net.remove_stale()
@@ -691,24 +687,9 @@ def main():
         dep = Deployment(args, net, work)
         dep.start()
         log(f"deployment up in {time.time() - t_all:.0f} s")
-        for n, fn in runs:
-            if n not in wanted:
-                continue
-            log(f"scenario {rows[n].scenario} ...")
-            try:
-                rows[n] = fn(dep, args)
-            except Exception as e:  # a broken scenario must not hide the others
-                rows[n].ran = True
-                rows[n].problems.append(f"{type(e).__name__}: {e}")
-                if isinstance(e, TimeoutError):
-                    raise
-            log(f"scenario {rows[n].scenario}: {rows[n].result}")
+        ft.run_scenarios(rows, [(n, lambda fn=fn: fn(dep, args)) for n, fn in runs], wanted)
     except BaseException as e:  # noqa: BLE001 (SystemExit from SIGTERM too: clean up)
-        log(f"aborted: {type(e).__name__}: {e}")
-        for r in rows.values():
-            if not r.ran and int(r.scenario.split()[0]) in wanted:
-                r.ran = True
-                r.problems.append(f"not run: {type(e).__name__}: {e}")
+        ft.mark_not_run(rows, wanted, e)
     finally:
         signal.alarm(0)
         t_stop = time.time()
@@ -719,22 +700,10 @@ def main():
                 log(f"stopping: {type(e).__name__}: {e}")
         net.down()
         log(f"stopped everything and removed the namespaces in {time.time() - t_stop:.0f} s")
-    bad_exit = {k: v for k, v in codes.items() if v not in (0, -signal.SIGKILL)}
     storage = ("S3 (nothing shared through the disk)" if args.storage == "s3" else
                "ONE SHARED FOLDER (--storage shared-dir: bucket and per-host folders not checked)")
-    print(f"\ncluster test: {time.time() - t_all:.0f} s, storage {storage}, quorum queues, "
-          f"3 hosts on {net.subnet}.0/24")
-    shown = [rows[n] for n in sorted(rows) if n in wanted]
-    ft.print_table(shown)
-    ok = all(r.result == "PASS" for r in shown) and not bad_exit
-    if bad_exit:
-        print(f"  processes that did not exit 0 on SIGTERM: {bad_exit}")
-    if ok and not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        print(f"  logs and data kept in {work}")
-    return 0 if ok else 1
-
+    return ft.finish(f"cluster test: {time.time() - t_all:.0f} s, storage {storage}, quorum "
+                     f"queues, 3 hosts on {net.subnet}.0/24", rows, wanted, codes, work, args.keep)
 
 if __name__ == "__main__":
     sys.exit(main())
