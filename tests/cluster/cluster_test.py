@@ -65,6 +65,8 @@ PG_PORT = 55432
 AMQP_PORT = 5672
 S3_PORT = 7480
 SKIP = 77
+# Originals are private (admin token or signed link); renditions are public.
+ADMIN_TOKEN = "cluster-admin-token"
 IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"RIFF", b"GIF8")
 
 
@@ -255,6 +257,7 @@ class Deployment:
             "PHOTO_PIPELINE_AMQP_CONNECT_TIMEOUT_MS": "2000",
             "PHOTO_PIPELINE_LOG_FORMAT": "text",
             "PHOTO_PIPELINE_LOG_LEVEL": "info",
+            "PHOTO_PIPELINE_ADMIN_TOKEN": ADMIN_TOKEN,
         })
         self.api = pp.Api(API_PORT, host=net.ip(1), timeout=30)
         self.api_proc = None
@@ -455,8 +458,9 @@ def check_downloads(row, dep, recs):
         rends.setdefault("original", {"url": f"/images/{iid}/original"})
         for name, r in rends.items():
             url = r.get("url") or f"/images/{iid}/{name}"
+            auth = {"Authorization": "Bearer " + ADMIN_TOKEN} if name == "original" else {}
             try:
-                st, headers, body = dep.api.request("GET", url)
+                st, headers, body = dep.api.request("GET", url, headers=auth)
             except OSError as e:
                 bad.append(f"{iid}/{name}: {e!r}")
                 continue
