@@ -2,7 +2,7 @@
 // medium rendition, EXIF summary (camera and capture time; GPS is never
 // shown), dominant colours, sharpness, per-stage timings and attempts, and
 // similar photos when the API has that route.
-import { h, clear, formatBytes, formatMs, formatTime, safeColor } from './dom.js';
+import { h, clear, fill, formatBytes, formatMs, formatTime, safeColor } from './dom.js';
 import { getJson, ApiError } from './api.js';
 import { STAGES } from './cards.js';
 import { onImageEvent } from './events.js';
@@ -132,7 +132,7 @@ export async function renderDetail(root, id) {
     : h('p.note', null, 'No rendition yet.');
   const exif = d?.exif || {};
   const simBox = h('section.similar', { hidden: true, 'aria-label': 'Similar photos' }, h('h3', null, 'Similar photos'));
-  clear(root).append(
+  fill(root,
     h('h2.filename', null, rec.filename),
     h('p.meta', null, h('span.badge', { dataset: { status: rec.status } }, rec.status), ` id ${rec.id}`),
     rec.error ? h('p.error', null, `failed at ${rec.error.stage}: ${rec.error.code} — ${rec.error.message}`) : null,

@@ -34,6 +34,13 @@ function append(el, children) {
   }
 }
 
+// Replaces el's children (same rules as h: null/false skipped, arrays flattened).
+export function fill(el, ...children) {
+  clear(el);
+  append(el, children);
+  return el;
+}
+
 export function clear(el) {
   while (el.firstChild) el.removeChild(el.firstChild);
   return el;
