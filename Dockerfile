@@ -37,6 +37,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libcpp-httplib0.11 \
+      libcurl4 \
       libfmt9 \
       libglib2.0-0 \
       libopencv-contrib406 \
@@ -48,8 +49,10 @@ RUN apt-get update \
       librabbitmq4 \
       libspdlog1.10 \
       libsqlite3-0 \
+      libssl3 \
       libturbojpeg0 \
       libvips42 \
+      libxml2 \
       fonts-dejavu-core \
       opencv-data \
       ca-certificates \

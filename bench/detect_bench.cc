@@ -46,6 +46,9 @@ void BM_DetectFaces(benchmark::State& state, FaceModelKind kind, int tile, doubl
   o.kind = kind;
   o.tile_px = tile;
   o.candidate_threshold = cand;
+  o.min_long_edge = 0;  // these rows measure one pass structure each
+  o.mirror = false;
+  o.max_passes = 0;
   o.model_dir = photo::detect::DefaultModelDir();
   auto det = photo::detect::FaceDetector::Create(o);
   if (!det.ok()) {
@@ -71,6 +74,67 @@ BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_back256_cand720, FaceModelKind::kBla
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_back256_cand512, FaceModelKind::kBlazeFaceBack256,
                   512, 0.2)
+    ->Unit(benchmark::kMillisecond);
+// A crowd: the astronaut shrunk to 150 px, 12 copies on a 1280x960 canvas
+// (the whole-image pass misses them, so every window of the grid runs: the
+// dearest case of the default).
+const cv::Mat& Crowd1280() {
+  static const cv::Mat img = [] {
+    cv::Mat canvas(960, 1280, CV_8UC3, cv::Scalar(110, 120, 130)), small;
+    cv::resize(Image1280(), small, cv::Size(150, 150), 0, 0, cv::INTER_AREA);
+    for (int i = 0; i < 12; ++i) {
+      small.copyTo(canvas(cv::Rect(60 + (i % 4) * 300, 60 + (i / 4) * 300, 150, 150)));
+    }
+    return canvas;
+  }();
+  return img;
+}
+
+// A small picture (500x500), which the new default enlarges to 1024 px.
+const cv::Mat& Small500() {
+  static const cv::Mat img = [] {
+    cv::Mat m;
+    cv::resize(Image1280(), m, cv::Size(500, 500), 0, 0, cv::INTER_AREA);
+    return m;
+  }();
+  return img;
+}
+
+// The default before issue 13 (no enlarging, no mirrored passes) against
+// the current one, on the same inputs in the same run.
+void BM_DetectFacesDefault(benchmark::State& state, bool old_default, const cv::Mat& (*input)()) {
+  photo::detect::FaceOptions o;
+  o.model_dir = photo::detect::DefaultModelDir();
+  if (old_default) {
+    o.min_long_edge = 0;
+    o.mirror = false;
+    o.max_passes = 0;
+  }
+  auto det = photo::detect::FaceDetector::Create(o);
+  if (!det.ok()) {
+    state.SkipWithError(det.error().ToString().c_str());
+    return;
+  }
+  const cv::Mat& img = input();
+  size_t found = 0;
+  for (auto _ : state) {
+    auto faces = (*det)->Detect(img);
+    found = faces.ok() ? faces->size() : 0;
+    benchmark::DoNotOptimize(faces);
+  }
+  state.counters["faces"] = static_cast<double>(found);
+}
+BENCHMARK_CAPTURE(BM_DetectFacesDefault, old_portrait1280, true, Image1280)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DetectFacesDefault, new_portrait1280, false, Image1280)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DetectFacesDefault, old_crowd1280, true, Crowd1280)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DetectFacesDefault, new_crowd1280, false, Crowd1280)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DetectFacesDefault, old_small500, true, Small500)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DetectFacesDefault, new_small500, false, Small500)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_front128, FaceModelKind::kBlazeFaceFront128, 0, 0.0)
     ->Unit(benchmark::kMillisecond);

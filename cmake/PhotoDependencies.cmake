@@ -17,6 +17,11 @@ find_package(PostgreSQL REQUIRED)
 find_package(rabbitmq-c REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
+# S3 storage: libcurl signs requests (CURLOPT_AWS_SIGV4), OpenSSL for digests
+# and presigned URLs, libxml2 for S3's XML answers.
+find_package(CURL 7.75 REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(LibXml2 REQUIRED)
 # Debian ships cpp-httplib as a compiled .so with pkg-config only; the .pc
 # defines (OpenSSL/zlib/brotli support) change struct layouts, so they must
 # come from pkg-config, never be guessed.

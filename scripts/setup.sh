@@ -12,7 +12,7 @@ PACKAGES=(
   libturbojpeg0-dev
   librabbitmq-dev
   libcpp-httplib-dev nlohmann-json3-dev
-  libboost-dev libboost-system-dev libcurl4-openssl-dev libssl-dev
+  libboost-dev libboost-system-dev libcurl4-openssl-dev libssl-dev libxml2-dev
   ceph-mon ceph-osd radosgw ceph-common iproute2
   chromium
   libsqlite3-dev sqlite3 libpq-dev postgresql

@@ -15,6 +15,7 @@ struct CommonSettings {
   std::string amqp_url = "amqp://guest:guest@127.0.0.1:5672/";  // PHOTO_PIPELINE_AMQP_URL
   std::string data_dir = "./var/data";                           // PHOTO_PIPELINE_DATA_DIR
   std::string db;                // PHOTO_PIPELINE_DB; default sqlite://<data dir>/photo-pipeline.db
+  std::string storage;           // PHOTO_PIPELINE_STORAGE; "" = files under the data dir
   std::string log_format = "text";  // PHOTO_PIPELINE_LOG_FORMAT: text | json
   std::string log_level = "info";   // PHOTO_PIPELINE_LOG_LEVEL
 

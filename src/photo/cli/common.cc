@@ -22,6 +22,11 @@ void AddCommonOptions(CLI::App* cmd, CommonSettings* s) {
                   "Status store URL: sqlite://<path> (default sqlite://<data dir>/photo-pipeline.db) "
                   "or postgres://...")
       ->envname("PHOTO_PIPELINE_DB");
+  cmd->add_option("--storage", s->storage,
+                  "Blob storage for originals and renditions: empty = files under the data dir; "
+                  "s3://bucket/prefix = S3 (PHOTO_PIPELINE_S3_ENDPOINT, PHOTO_PIPELINE_S3_REGION, "
+                  "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)")
+      ->envname("PHOTO_PIPELINE_STORAGE");
   cmd->add_option("--log-format", s->log_format, "text or json")
       ->envname("PHOTO_PIPELINE_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}))

@@ -18,8 +18,10 @@
 #include "photo/cli/commands.h"
 #include "photo/http/metrics.h"
 #include "photo/image/vips.h"
+#include "photo/storage/storage_factory.h"
 #include "photo/store/status_store.h"
 #include "photo/worker/job_handler.h"
+#include "photo/worker/staging.h"
 
 namespace photo::cli {
 namespace {
@@ -31,6 +33,7 @@ struct WorkerArgs {
   int concurrency = 1;
   std::string metrics_listen;  // "" = no listener
   int max_redeliveries = 5;
+  std::string work_dir;  // "" = <data dir>/work
 };
 
 void DeclareWorkerMetrics(metrics::MetricsRegistry& m) {
@@ -141,9 +144,31 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
       return 2;
     }
   }
+  auto blobs = storage::OpenBlobStore(s.storage, s.data_dir);
+  if (!blobs) {
+    PrintError(blobs.error().reason(), blobs.error().message());
+    return 2;
+  }
+  if (Status st = (*blobs)->Check(); !st.ok()) {
+    PrintError(st.reason(), st.message());
+    return 2;
+  }
+  // Scratch space for remote storage; cleaned at start (a worker killed
+  // mid-job leaves its copies behind) and when this process ends.
+  const std::string work_dir = args.work_dir.empty() ? s.data_dir + "/work" : args.work_dir;
+  auto scratch = worker::ScratchRoot::Open(work_dir);
+  if (!scratch) {
+    PrintError(scratch.error().reason(), scratch.error().message());
+    return 2;
+  }
   pipeline::Layout layout(s.data_dir);
   worker::JobContext ctx{store->get(), &layout, config.get(), worker::FaultInjection::FromEnv()};
   ctx.max_redeliveries = args.max_redeliveries;
+  if (!(*blobs)->LocalPath("images").has_value()) {
+    ctx.remote_blobs = blobs->get();
+    ctx.scratch_dir = (*scratch)->dir();
+  }
+  spdlog::info("worker storage: {}", (*blobs)->Describe());
   if (ctx.fault.fail_attempts > 0)
     spdlog::warn("fault injection on: first {} attempts of every {} job fail",
                  ctx.fault.fail_attempts, ctx.fault.stage);
@@ -264,6 +289,9 @@ void RegisterWorker(CLI::App& app, CommonSettings* s, int* exit_code) {
       ->envname("PHOTO_PIPELINE_MAX_REDELIVERIES")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+  cmd->add_option("--work-dir", args->work_dir,
+                  "Scratch folder for jobs' temporary copies with remote storage (default <data dir>/work)")
+      ->envname("PHOTO_PIPELINE_WORK_DIR");
   cmd->add_option("--metrics-listen", args->metrics_listen,
                   "host:port for /metrics, /healthz, /readyz (port 0 = any; empty = off)")
       ->envname("PHOTO_PIPELINE_METRICS_LISTEN");

@@ -13,6 +13,7 @@
 #include "photo/detect/analyzer.h"
 #include "photo/detect/checks.h"
 #include "photo/detect/classifier.h"
+#include "photo/detect/crop.h"
 #include "photo/detect/faces.h"
 #include "photo/detect/image_io.h"
 #include "photo/image/vips.h"
@@ -37,6 +38,15 @@ cv::Mat LoadSkimage(const char* name) {
 
 // The face model is installed by scripts/setup.sh; its absence is a broken
 // checkout, so the test fails (never skips) and says how to fix it.
+std::unique_ptr<FaceDetector> CreateOrFail(const FaceOptions& o) {
+  auto d = FaceDetector::Create(o);
+  EXPECT_TRUE(d.ok()) << d.error().ToString()
+                      << "\nThe face model is missing: run scripts/fetch-models.sh";
+  return d.ok() ? std::move(*d) : nullptr;
+}
+
+// The pass structure alone (tile, candidates): no enlarging, mirroring or
+// pass bound.
 std::unique_ptr<FaceDetector> MakeFaceDetector(FaceModelKind kind, int tile = 512,
                                                double candidate = 0.2) {
   FaceOptions o;
@@ -44,10 +54,16 @@ std::unique_ptr<FaceDetector> MakeFaceDetector(FaceModelKind kind, int tile = 51
   o.model_dir = DefaultModelDir();
   o.tile_px = tile;
   o.candidate_threshold = candidate;
-  auto d = FaceDetector::Create(o);
-  EXPECT_TRUE(d.ok()) << d.error().ToString()
-                      << "\nThe face model is missing: run scripts/fetch-models.sh";
-  return d.ok() ? std::move(*d) : nullptr;
+  o.min_long_edge = 0;
+  o.mirror = false;
+  o.max_passes = 0;
+  return CreateOrFail(o);
+}
+
+std::unique_ptr<FaceDetector> MakeDefaultFaceDetector() {
+  FaceOptions o;
+  o.model_dir = DefaultModelDir();
+  return CreateOrFail(o);
 }
 
 cv::Mat Gradient(int w, int h) {
@@ -167,6 +183,56 @@ TEST(FacesTest, DISABLED_CandidateSweep) {
   }
 }
 
+// A small group picture: six people on a 480x360 canvas, faces about 30 px
+// (the astronaut, 512 px with a ~110 px face, shrunk to 140 px).
+cv::Mat SmallGroup() {
+  cv::Mat canvas(360, 480, CV_8UC3, cv::Scalar(110, 120, 130)), small;
+  cv::resize(LoadSkimage("astronaut.png"), small, cv::Size(140, 140), 0, 0, cv::INTER_AREA);
+  for (int i = 0; i < 6; ++i) {
+    small.copyTo(canvas(cv::Rect(15 + (i % 3) * 155, 30 + (i / 3) * 170, 140, 140)));
+  }
+  return canvas;
+}
+
+TEST(FacesTest, EnlargingASmallPictureFindsItsSmallFaces) {
+  const cv::Mat group = SmallGroup();
+  auto plain = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256);
+  auto dflt = MakeDefaultFaceDetector();
+  ASSERT_TRUE(plain && dflt);
+  auto p = plain->Detect(group), d = dflt->Detect(group);
+  ASSERT_TRUE(p.ok() && d.ok());
+  std::printf("small group: %zu without enlarging, %zu with (of 6)\n", p->size(), d->size());
+  EXPECT_LT(p->size(), 6u);
+  ASSERT_EQ(d->size(), 6u);
+  // Boxes come back in the input's coordinates: each sits on one copy's face.
+  for (const image::Box& b : *d) {
+    EXPECT_GE(b.x, 0);
+    EXPECT_LE(b.x + b.width, group.cols);
+    EXPECT_LE(b.y + b.height, group.rows);
+    EXPECT_LT(b.width, 60);
+    EXPECT_GT(b.width, 15);
+  }
+}
+
+TEST(FacesTest, MirroredPassMapsBoxesBack) {
+  cv::Mat img = LoadSkimage("astronaut.png");
+  auto plain = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 0);
+  auto dflt = MakeDefaultFaceDetector();
+  ASSERT_TRUE(plain && dflt);
+  EXPECT_EQ(dflt->name(), "blazeface-back-256+tiles512-cand+up1024+mirror");
+  for (bool flipped : {false, true}) {
+    cv::Mat in = img;
+    if (flipped) cv::flip(img, in, 1);
+    auto p = plain->Detect(in), d = dflt->Detect(in);
+    ASSERT_TRUE(p.ok() && d.ok());
+    ASSERT_EQ(p->size(), 1u);
+    // One face, where the plain pass puts it: a box mirrored the wrong way
+    // would land on the other side and count as a second face.
+    ASSERT_EQ(d->size(), 1u) << "flipped=" << flipped;
+    EXPECT_GT(IoU(p->front(), d->front()), 0.6) << "flipped=" << flipped;
+  }
+}
+
 TEST(FacesTest, NoFacesOnGradientOrCoffee) {
   auto det = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 512);
   ASSERT_NE(det, nullptr);
@@ -176,6 +242,15 @@ TEST(FacesTest, NoFacesOnGradientOrCoffee) {
   auto c = det->Detect(LoadSkimage("coffee.png"));
   ASSERT_TRUE(c.ok());
   EXPECT_THAT(*c, IsEmpty());
+  // The default's extra passes (enlarged, mirrored) must not invent faces:
+  // a cat, a cup of coffee, a rocket, gravel.
+  auto dflt = MakeDefaultFaceDetector();
+  ASSERT_NE(dflt, nullptr);
+  for (const char* name : {"coffee.png", "chelsea.png", "rocket.jpg", "gravel.png"}) {
+    auto f = dflt->Detect(LoadSkimage(name));
+    ASSERT_TRUE(f.ok());
+    EXPECT_THAT(*f, IsEmpty()) << name;
+  }
 }
 
 TEST(FacesTest, CascadeFloorFindsTheAstronaut) {
@@ -211,6 +286,94 @@ TEST(FacesTest, ParseFaceModelRoundTrips) {
     EXPECT_EQ(*p, k);
   }
   EXPECT_FALSE(ParseFaceModel("yolo").ok());
+}
+
+TEST(CropTest, BoxIsTheLargestOfTheTargetAspect) {
+  EXPECT_EQ(CropBoxSize({1280, 720}, {320, 320}), cv::Size(720, 720));
+  EXPECT_EQ(CropBoxSize({720, 1280}, {320, 320}), cv::Size(720, 720));
+  EXPECT_EQ(CropBoxSize({1280, 960}, {400, 200}), cv::Size(1280, 640));
+  EXPECT_EQ(CropBoxSize({100, 100}, {16, 9}), cv::Size(100, 56));
+}
+
+TEST(CropTest, KeepsEveryFaceThatFitsElseTheLargest) {
+  // Two faces at the far ends of a wide picture: no square holds both.
+  const std::vector<image::Box> faces = {{20, 300, 60, 60, 0.9f}, {1100, 200, 150, 150, 0.9f}};
+  auto c = ChooseFaceCrop({1280, 720}, {320, 320}, faces);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->method, "faces");
+  EXPECT_EQ(c->faces, 1);
+  EXPECT_EQ(c->box.size(), cv::Size(720, 720));
+  EXPECT_LE(c->box.x, 1100);  // the larger face is the one kept
+  EXPECT_GE(c->box.br().x, 1250);
+  // Three faces within 700 px: all kept.
+  const std::vector<image::Box> group = {
+      {300, 100, 80, 80, 0.9f}, {600, 120, 90, 90, 0.9f}, {900, 90, 70, 70, 0.9f}};
+  c = ChooseFaceCrop({1280, 720}, {320, 320}, group);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->faces, 3);
+  EXPECT_FALSE(ChooseFaceCrop({1280, 720}, {320, 320}, {}).has_value());
+}
+
+// Real faces: the astronaut (skimage, a real photo), placed at either end of
+// a wide picture and in a tall one; the detected face must be inside the
+// square crop.
+TEST(CropTest, RealFaceStaysInsideASquareThumbnail) {
+  auto det = MakeDefaultFaceDetector();
+  ASSERT_NE(det, nullptr);
+  const cv::Mat astronaut = LoadSkimage("astronaut.png");
+  for (int where : {0, 1, 2}) {
+    cv::Mat canvas(where == 2 ? 1280 : 512, where == 2 ? 512 : 1280, CV_8UC3,
+                   cv::Scalar(120, 110, 100));
+    const cv::Rect at = where == 0   ? cv::Rect(0, 0, 512, 512)
+                        : where == 1 ? cv::Rect(1280 - 512, 0, 512, 512)
+                                     : cv::Rect(0, 1280 - 512, 512, 512);
+    astronaut.copyTo(canvas(at));
+    auto faces = det->Detect(canvas);
+    ASSERT_TRUE(faces.ok());
+    ASSERT_EQ(faces->size(), 1u) << where;
+    auto c = ChooseCrop(canvas, {320, 320}, *faces);
+    ASSERT_TRUE(c.ok()) << c.error().ToString();
+    EXPECT_EQ(c->method, "faces");
+    const image::Box& f = faces->front();
+    const cv::Rect face(f.x, f.y, f.width, f.height);
+    EXPECT_EQ(face & c->box, face) << where;
+    auto enc = EncodeCrop(canvas, c->box, {320, 320}, image::OutputFormat::kJpeg, 80);
+    ASSERT_TRUE(enc.ok()) << enc.error().ToString();
+    EXPECT_EQ(enc->width, 320);
+    EXPECT_EQ(enc->height, 320);
+  }
+}
+
+TEST(CropTest, NoFacesUsesLibvipsAttentionCrop) {
+  // A bright red disc on the left of a dull grey picture: the attention crop
+  // goes there, where a centred crop would not.
+  cv::Mat img(400, 1200, CV_8UC3, cv::Scalar(128, 128, 128));
+  cv::circle(img, {150, 200}, 80, cv::Scalar(0, 0, 255), cv::FILLED);
+  auto c = ChooseCrop(img, {100, 100}, {});
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->method, "attention");
+  EXPECT_EQ(c->faces, 0);
+  EXPECT_EQ(c->box.size(), cv::Size(400, 400));
+  EXPECT_LE(c->box.x, 70);
+  auto direct = AttentionCrop(img, {100, 100});
+  ASSERT_TRUE(direct.ok());
+  EXPECT_EQ(*direct, c->box);
+  // The real coffee photo: no face, the attention crop decides.
+  auto coffee = ChooseCrop(LoadSkimage("coffee.png"), {200, 200}, {});
+  ASSERT_TRUE(coffee.ok());
+  EXPECT_EQ(coffee->method, "attention");
+}
+
+TEST(CropTest, EncodeRejectsABoxOutsideTheImage) {
+  cv::Mat img(100, 100, CV_8UC3, cv::Scalar::all(0));
+  EXPECT_EQ(EncodeCrop(img, {50, 50, 80, 80}, {32, 32}, image::OutputFormat::kJpeg, 80)
+                .error()
+                .reason(),
+            "invalid_crop");
+  // Smaller than the target: kept at its own size, never enlarged.
+  auto small = EncodeCrop(img, {0, 0, 40, 40}, {64, 64}, image::OutputFormat::kPng, 80);
+  ASSERT_TRUE(small.ok());
+  EXPECT_EQ(small->width, 40);
 }
 
 TEST(NmsTest, MergesOverlapsAndKeepsSeparateBoxes) {
@@ -422,7 +585,7 @@ TEST(AnalyzerTest, WithoutClassifierContentIsUnknown) {
   EXPECT_EQ(d->content_status, "unknown");
   EXPECT_THAT(d->checks_ran, ElementsAre("faces", "phash", "sharpness", "colors"));
   EXPECT_EQ(d->face_count, 1);
-  EXPECT_EQ(d->face_model, "blazeface-back-256+tiles512-cand");
+  EXPECT_EQ(d->face_model, "blazeface-back-256+tiles512-cand+up1024+mirror");
   EXPECT_EQ(d->analysed_width, 512);
   EXPECT_FALSE(d->blurry);
   EXPECT_THAT(d->labels, IsEmpty());

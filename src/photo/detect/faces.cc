@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <unordered_map>
 #include <utility>
 
@@ -167,7 +168,7 @@ struct FaceDetector::Impl {
   // Runs BlazeFace on `window` of `bgr` (letterboxed into the model's square
   // input, padded right/bottom) and appends boxes in image coordinates.
   void RunBlaze(const cv::Mat& bgr, const cv::Rect& window, double min_score,
-                std::vector<Box>& out) const {
+                std::vector<Box>& out, bool mirror = false) const {
     const int n = InputSize(options.kind);
     const double scale = static_cast<double>(n) / std::max(window.width, window.height);
     const int rw = std::max(1, static_cast<int>(std::lround(window.width * scale)));
@@ -175,6 +176,14 @@ struct FaceDetector::Impl {
     cv::Mat square(n, n, CV_8UC3, cv::Scalar::all(0));
     cv::resize(bgr(window), square(cv::Rect(0, 0, rw, rh)), cv::Size(rw, rh), 0, 0,
                scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    // Mirrored: the model sees the window flipped (profiles facing the other
+    // way score differently); flipping only the content keeps the padding
+    // at the right, and boxes are flipped back below.
+    if (mirror) {
+      cv::Mat flipped;
+      cv::flip(square(cv::Rect(0, 0, rw, rh)), flipped, 1);
+      flipped.copyTo(square(cv::Rect(0, 0, rw, rh)));
+    }
     cv::cvtColor(square, square, cv::COLOR_BGR2RGB);
     cv::Mat input;
     square.convertTo(input, CV_32F, 2.0 / 255.0, -1.0);  // MediaPipe's [-1, 1]
@@ -209,7 +218,9 @@ struct FaceDetector::Impl {
         const double ay = (cell / head.cells + 0.5) / head.cells;
         const float* r = regs[h] + static_cast<ptrdiff_t>(i) * 16;
         // Offsets are in input pixels relative to the anchor centre.
-        const double cx = ax * n + double{r[0]}, cy = ay * n + double{r[1]};
+        double cx = ax * n + double{r[0]};
+        const double cy = ay * n + double{r[1]};
+        if (mirror) cx = rw - cx;
         const double w = r[2], hgt = r[3];
         Box b;
         b.x = window.x + static_cast<int>(std::lround((cx - w / 2) / scale));
@@ -222,13 +233,13 @@ struct FaceDetector::Impl {
     }
   }
 
-  // Runs `win` and keeps its detections at the final threshold, except those
-  // touching an inner tile edge: half a face, which a neighbouring window
-  // (they overlap) or the whole-image pass sees whole.
-  void RunTile(const cv::Mat& bgr, const cv::Rect& win, std::vector<Box>& out) const {
+  // Runs `win` (mirrored or not) and keeps its detections at the final
+  // threshold, except those touching an inner tile edge: half a face, which a
+  // neighbouring window (they overlap) or the whole-image pass sees whole.
+  void RunTile(const cv::Mat& bgr, const cv::Rect& win, bool mirror, std::vector<Box>& out) const {
     const cv::Rect full(0, 0, bgr.cols, bgr.rows);
     std::vector<Box> part;
-    RunBlaze(bgr, win, options.score_threshold, part);
+    RunBlaze(bgr, win, options.score_threshold, part, mirror);
     const int m = std::max(2, options.tile_px / 64);
     for (const Box& b : part) {
       const bool cut = (b.x < win.x + m && win.x > 0) || (b.y < win.y + m && win.y > 0) ||
@@ -278,8 +289,18 @@ struct FaceDetector::Impl {
     const bool tiling = tile > 0 && std::max(bgr.cols, bgr.rows) > tile;
     const double cand = options.candidate_threshold;
     const bool by_candidates = tiling && cand > 0 && cand < options.score_threshold;
+    const int budget = options.max_passes > 0 ? options.max_passes : std::numeric_limits<int>::max();
+    const double first = by_candidates ? cand : options.score_threshold;
     std::vector<Box> raw;
-    RunBlaze(bgr, full, by_candidates ? cand : options.score_threshold, raw);
+    RunBlaze(bgr, full, first, raw);
+    int passes = 1;
+    // Without tiles the mirrored whole image is the only other pass; with
+    // them it waits until every window has run (a crowd's tiles matter more).
+    const bool mirror_whole_now = options.mirror && !tiling && passes < budget;
+    if (mirror_whole_now) {
+      RunBlaze(bgr, full, first, raw, /*mirror=*/true);
+      ++passes;
+    }
     std::vector<Box> boxes, weak;
     for (const Box& b : raw) (double{b.score} >= options.score_threshold ? boxes : weak).push_back(b);
     if (!tiling) return boxes;
@@ -292,8 +313,33 @@ struct FaceDetector::Impl {
       for (int y : ys) {
         for (int x : xs) windows.push_back(cv::Rect(x, y, tile, tile) & full);
       }
+      // When the budget cannot cover the grid, the tiles holding the most
+      // weak candidates go first.
+      auto evidence = [&](const cv::Rect& w) {
+        int n = 0;
+        for (const Box& c : weak) n += w.contains(cv::Point(c.x + c.width / 2, c.y + c.height / 2));
+        return n;
+      };
+      std::stable_sort(windows.begin(), windows.end(), [&](const cv::Rect& a, const cv::Rect& b) {
+        return evidence(a) > evidence(b);
+      });
     }
-    for (const cv::Rect& win : windows) RunTile(bgr, win, boxes);
+    // Every window once, then (budget allowing) the whole image and every
+    // window mirrored. Whole-image detections mirrored are taken at the final
+    // threshold: their weak candidates would come too late for a window.
+    for (const cv::Rect& win : windows) {
+      if (passes >= budget) return boxes;
+      RunTile(bgr, win, /*mirror=*/false, boxes);
+      ++passes;
+    }
+    if (!options.mirror || passes >= budget) return boxes;
+    RunBlaze(bgr, full, options.score_threshold, boxes, /*mirror=*/true);
+    ++passes;
+    for (const cv::Rect& win : windows) {
+      if (passes >= budget) return boxes;
+      RunTile(bgr, win, /*mirror=*/true, boxes);
+      ++passes;
+    }
     return boxes;
   }
 
@@ -351,8 +397,33 @@ Result<std::vector<Box>> FaceDetector::Detect(const cv::Mat& bgr) const {
     return InvalidArgumentError("invalid_image", "face detection needs a non-empty 8-bit BGR image");
   }
   try {
-    std::vector<Box> boxes =
-        IsBlazeFace(impl_->options.kind) ? impl_->DetectBlaze(bgr) : impl_->DetectCascade(bgr);
+    std::vector<Box> boxes;
+    const int long_edge = std::max(bgr.cols, bgr.rows);
+    const int min_edge = impl_->options.min_long_edge;
+    if (!IsBlazeFace(impl_->options.kind)) {
+      boxes = impl_->DetectCascade(bgr);
+    } else if (min_edge > 0 && long_edge < min_edge) {
+      // A small picture's faces are small in pixels too: enlarged, they reach
+      // the size the model (and the tile pass) works at. At most 4x: beyond
+      // that there is no detail left to find a face in.
+      const double f = std::min(4.0, static_cast<double>(min_edge) / long_edge);
+      cv::Mat big;
+      cv::resize(bgr, big,
+                 cv::Size(static_cast<int>(std::lround(bgr.cols * f)),
+                          static_cast<int>(std::lround(bgr.rows * f))),
+                 0, 0, cv::INTER_LINEAR);
+      boxes = impl_->DetectBlaze(big);
+      for (Box& b : boxes) {
+        const int x1 = static_cast<int>(std::lround((b.x + b.width) / f));
+        const int y1 = static_cast<int>(std::lround((b.y + b.height) / f));
+        b.x = static_cast<int>(std::lround(b.x / f));
+        b.y = static_cast<int>(std::lround(b.y / f));
+        b.width = x1 - b.x;
+        b.height = y1 - b.y;
+      }
+    } else {
+      boxes = impl_->DetectBlaze(bgr);
+    }
     boxes = WeightedNms(std::move(boxes), impl_->options.nms_iou);
     std::vector<Box> clipped;
     for (Box b : boxes) {
@@ -375,6 +446,10 @@ std::string FaceDetector::name() const {
     n += "+tiles" + std::to_string(impl_->options.tile_px);
     const double cand = impl_->options.candidate_threshold;
     if (cand > 0 && cand < impl_->options.score_threshold) n += "-cand";
+  }
+  if (IsBlazeFace(impl_->options.kind)) {
+    if (impl_->options.min_long_edge > 0) n += "+up" + std::to_string(impl_->options.min_long_edge);
+    if (impl_->options.mirror) n += "+mirror";
   }
   return n;
 }

@@ -66,6 +66,20 @@ struct FaceOptions {
   // grid: with more candidate windows than grid tiles, the grid runs.
   // docs/stages/detect.md has the accuracy and cost of both.
   double candidate_threshold = 0.2;
+  // Inputs whose long edge is below this are enlarged to it (at most 4x)
+  // before BlazeFace runs, so that the faces of a small picture reach the
+  // model's working size and the tile pass applies; boxes are mapped back.
+  // 0 = never enlarge.
+  int min_long_edge = 1024;
+  // Also run every BlazeFace pass on the mirrored pixels and merge: the
+  // model scores a face turned one way lower than its mirror image.
+  bool mirror = true;
+  // Upper bound on BlazeFace inferences per image (each ~10-13 ms CPU), so
+  // that a crowd cannot cost more than this many; 0 = no bound. The order:
+  // the whole image, each window, the whole image mirrored, each window
+  // mirrored. 10 = the whole image and a full 3x3 grid of a 1280 px photo,
+  // what the default without mirroring ran at most.
+  int max_passes = 10;
 };
 
 class FaceDetector {
@@ -85,7 +99,9 @@ class FaceDetector {
   // non-8UC3 image; Internal when OpenCV throws.
   Result<std::vector<image::Box>> Detect(const cv::Mat& bgr) const;
 
-  // e.g. "blazeface-back-256", with "+tiles<N>" when tiling is on.
+  // e.g. "blazeface-back-256+tiles512-cand+up1024+mirror": the model, then
+  // "+tiles<N>" when tiling is on ("-cand" around candidates), "+up<N>" when
+  // small inputs are enlarged, "+mirror" with mirrored passes.
   std::string name() const;
   const FaceOptions& options() const;
 

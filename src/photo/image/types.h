@@ -56,11 +56,27 @@ struct RenditionSpec {
   OutputFormat format = OutputFormat::kJpeg;
   int quality = 82;       // 1..100
   bool watermark = false; // does the watermark stage apply to it
+  // A face-aware crop to exactly crop_width x crop_height ("name:WxH:...:crop"),
+  // made by the detect stage, which has the face boxes; 0 = an ordinary
+  // long-edge rendition (made by the resize stage).
+  int crop_width = 0;
+  int crop_height = 0;
+  bool is_crop() const { return crop_width > 0 && crop_height > 0; }
 };
 
 // The default set: thumb 320, medium 1280, large 2560; watermark on medium
 // and large.
 std::vector<RenditionSpec> DefaultRenditions();
+
+// Where a face-aware crop rendition was cut, in the pixels of the analysed
+// image (Detections::analysed_width x analysed_height, the face boxes' frame).
+struct CropBox {
+  std::string rendition;  // the crop rendition's name
+  int x = 0, y = 0, width = 0, height = 0;
+  std::string method;  // "faces" (kept the detected faces) or "attention" (none: libvips smartcrop)
+  int faces = 0;       // faces kept in frame (of Detections::face_count)
+  bool operator==(const CropBox&) const = default;
+};
 
 // One written rendition.
 struct Rendition {
@@ -95,6 +111,13 @@ struct Label {
   double score = 0;
 };
 
+// An earlier image whose perceptual hash is within the duplicate distance.
+struct Duplicate {
+  std::string id;
+  int distance = 0;  // Hamming distance of the 64-bit pHashes
+  bool operator==(const Duplicate&) const = default;
+};
+
 // What the detect stage found.
 struct Detections {
   int face_count = 0;
@@ -111,6 +134,11 @@ struct Detections {
   std::string content_status;   // "safe" | "review" | "unknown"
   std::vector<std::string> reasons;      // why "review"
   std::vector<std::string> checks_ran;   // e.g. {"faces", "phash", "sharpness", "classifier"}
+  // Earlier images that look the same (near-duplicates), nearest first. Filled
+  // by the worker against the store's hash index, not by the pixel checks.
+  std::vector<Duplicate> duplicates;
+  // One per face-aware crop rendition the detect stage made.
+  std::vector<CropBox> crops;
 };
 
 }  // namespace photo::image

@@ -15,6 +15,7 @@
 #include "photo/core/text.h"
 #include "photo/detect/analyzer.h"
 #include "photo/detect/classifier.h"
+#include "photo/detect/crop.h"
 #include "photo/detect/image_io.h"
 
 namespace photo::pipeline {
@@ -74,6 +75,9 @@ Result<detect::AnalyzerOptions> ToAnalyzerOptions(const DetectConfig& c) {
   o.face.score_threshold = c.face_threshold;
   o.face.tile_px = c.face_tile_px;
   o.face.candidate_threshold = c.face_candidate_threshold;
+  o.face.min_long_edge = c.face_min_long_edge;
+  o.face.mirror = c.face_mirror;
+  o.face.max_passes = c.face_max_passes;
   o.blur_threshold = c.blur_threshold;
   o.dominant_colors = c.dominant_colors;
   if (!c.classifier_model.empty()) {
@@ -97,7 +101,8 @@ Result<detect::AnalyzerOptions> ToAnalyzerOptions(const DetectConfig& c) {
 Result<std::shared_ptr<const detect::Analyzer>> GetAnalyzer(const DetectConfig& c) {
   std::ostringstream key;
   key << c.face_model_dir << '|' << c.face_model << '|' << c.face_threshold << '|'
-      << c.face_tile_px << '|' << c.face_candidate_threshold << '|' << c.classifier_model << '|' << c.classifier_labels << '|'
+      << c.face_tile_px << '|' << c.face_candidate_threshold << '|' << c.face_min_long_edge << '|'
+      << c.face_mirror << '|' << c.face_max_passes << '|' << c.classifier_model << '|' << c.classifier_labels << '|'
       << c.classifier_width << 'x' << c.classifier_height << '|' << c.classifier_mean[0] << ','
       << c.classifier_mean[1] << ',' << c.classifier_mean[2] << '|' << c.classifier_scale << '|'
       << c.classifier_rgb << c.classifier_softmax << '|' << c.review_rules << '|'
@@ -122,6 +127,9 @@ Status DetectConfig::LoadFromEnv() {
   RETURN_IF_ERROR(EnvDouble("PHOTO_PIPELINE_FACE_THRESHOLD", face_threshold));
   RETURN_IF_ERROR(EnvInt("PHOTO_PIPELINE_FACE_TILE", face_tile_px));
   RETURN_IF_ERROR(EnvDouble("PHOTO_PIPELINE_FACE_CANDIDATE", face_candidate_threshold));
+  RETURN_IF_ERROR(EnvInt("PHOTO_PIPELINE_FACE_MIN_SIZE", face_min_long_edge));
+  RETURN_IF_ERROR(EnvBool("PHOTO_PIPELINE_FACE_MIRROR", face_mirror));
+  RETURN_IF_ERROR(EnvInt("PHOTO_PIPELINE_FACE_MAX_PASSES", face_max_passes));
   RETURN_IF_ERROR(EnvInt("PHOTO_PIPELINE_ANALYSIS_SIZE", analysis_long_edge));
   EnvString("PHOTO_PIPELINE_CLASSIFIER_MODEL", classifier_model);
   EnvString("PHOTO_PIPELINE_CLASSIFIER_LABELS", classifier_labels);
@@ -177,6 +185,12 @@ Status DetectConfig::Validate() const {
   if (!(face_candidate_threshold >= 0 && face_candidate_threshold <= 1)) {
     return bad("PHOTO_PIPELINE_FACE_CANDIDATE must be within 0..1");
   }
+  if (face_min_long_edge != 0 && (face_min_long_edge < 64 || face_min_long_edge > 4096)) {
+    return bad("PHOTO_PIPELINE_FACE_MIN_SIZE must be 0 (off) or 64..4096");
+  }
+  if (face_max_passes < 0 || face_max_passes > 1000) {
+    return bad("PHOTO_PIPELINE_FACE_MAX_PASSES must be 0 (no bound) or 1..1000");
+  }
   if (analysis_long_edge < 64 || analysis_long_edge > 8192) {
     return bad("PHOTO_PIPELINE_ANALYSIS_SIZE must be 64..8192");
   }
@@ -212,6 +226,14 @@ Status PrepareDetect(const DetectConfig& config) { return GetAnalyzer(config).st
 Result<image::Detections> RunDetect(const DetectConfig& config, const Layout& layout,
                                     const std::string& id,
                                     const std::vector<image::Rendition>& renditions) {
+  ASSIGN_OR_RETURN(DetectOutput out, RunDetectAndCrop(config, layout, id, renditions, {}));
+  return std::move(out.detections);
+}
+
+Result<DetectOutput> RunDetectAndCrop(const DetectConfig& config, const Layout& layout,
+                                      const std::string& id,
+                                      const std::vector<image::Rendition>& renditions,
+                                      const std::vector<image::RenditionSpec>& specs) {
   ASSIGN_OR_RETURN(std::shared_ptr<const detect::Analyzer> analyzer, GetAnalyzer(config));
 
   // The clean rendition nearest the analysis size: watermark pixels would
@@ -263,12 +285,38 @@ Result<image::Detections> RunDetect(const DetectConfig& config, const Layout& la
   }
   if (!pixels.ok()) return pixels.error().WithContext("detect " + id);
 
-  ASSIGN_OR_RETURN(image::Detections d, analyzer->Analyze(*pixels));
+  DetectOutput out;
+  ASSIGN_OR_RETURN(out.detections, analyzer->Analyze(*pixels));
+  image::Detections& d = out.detections;
   auto exif = detect::ReadExifSummary(original);
   if (!exif.ok()) return exif.error().WithContext("detect " + id + " (EXIF)");
   d.exif = std::move(*exif);
   d.checks_ran.push_back("exif");
-  return d;
+
+  for (const image::RenditionSpec& spec : specs) {
+    if (!spec.is_crop()) continue;
+    const cv::Size target(spec.crop_width, spec.crop_height);
+    auto choice = detect::ChooseCrop(*pixels, target, d.faces);
+    if (!choice.ok()) return choice.error().WithContext("crop " + spec.name);
+    auto enc = detect::EncodeCrop(*pixels, choice->box, target, spec.format, spec.quality);
+    if (!enc.ok()) return enc.error().WithContext("crop " + spec.name);
+    const fs::path path = layout.FinalRendition(id, spec);
+    Status written = WriteFileAtomic(path, std::string_view(enc->bytes));
+    if (!written.ok()) {
+      return UnavailableError("io_error", "writing " + path.string() + ": " + written.message());
+    }
+    image::Rendition r;
+    r.name = spec.name;
+    r.path = path.string();
+    r.width = enc->width;
+    r.height = enc->height;
+    r.bytes = enc->bytes.size();
+    r.format = spec.format;
+    out.crops.push_back(std::move(r));
+    d.crops.push_back({spec.name, choice->box.x, choice->box.y, choice->box.width,
+                       choice->box.height, choice->method, choice->faces});
+  }
+  return out;
 }
 
 }  // namespace photo::pipeline

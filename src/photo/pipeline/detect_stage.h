@@ -31,6 +31,12 @@ struct DetectConfig {
   // candidates scoring at least this (detect::FaceOptions::
   // candidate_threshold); 0 = every tile of the grid.
   double face_candidate_threshold = 0.2;
+  // PHOTO_PIPELINE_FACE_MIN_SIZE: inputs with a shorter long edge are
+  // enlarged to it (at most 4x) for face detection; 0 = never.
+  int face_min_long_edge = 1024;
+  bool face_mirror = true;   // PHOTO_PIPELINE_FACE_MIRROR: add mirrored passes (profiles)
+  // PHOTO_PIPELINE_FACE_MAX_PASSES: BlazeFace inferences per image at most; 0 = no bound.
+  int face_max_passes = 10;
   // PHOTO_PIPELINE_ANALYSIS_SIZE: the clean rendition whose long edge is
   // nearest to this is analysed (the original, shrunk to it, when there is none).
   int analysis_long_edge = 1280;
@@ -75,5 +81,24 @@ Status PrepareDetect(const DetectConfig& config);
 Result<image::Detections> RunDetect(const DetectConfig& config, const Layout& layout,
                                     const std::string& id,
                                     const std::vector<image::Rendition>& renditions);
+
+struct DetectOutput {
+  image::Detections detections;  // crops lists where each crop was cut
+  std::vector<image::Rendition> crops;  // one per crop spec, in spec order
+};
+
+// RunDetect, then one face-aware crop rendition per spec with is_crop()
+// (other specs are ignored: the resize stage made those), cut from the
+// analysed pixels (detect/crop.h: faces kept in frame, else libvips'
+// attention crop), encoded with the spec's format and quality and written
+// atomically to layout.FinalRendition. The detect stage makes them because
+// the face boxes exist only here (docs/stages/detect.md, "Face-aware crops").
+// Idempotent: a rerun rewrites identical files. Errors: those of RunDetect;
+// io_error (kUnavailable) when a file cannot be written; Internal for an
+// encoder failure.
+Result<DetectOutput> RunDetectAndCrop(const DetectConfig& config, const Layout& layout,
+                                      const std::string& id,
+                                      const std::vector<image::Rendition>& renditions,
+                                      const std::vector<image::RenditionSpec>& specs);
 
 }  // namespace photo::pipeline

@@ -13,6 +13,7 @@
 #include "photo/core/files.h"
 #include "photo/image/testing/synth.h"
 #include "photo/image/vips.h"
+#include "photo/pipeline/resize_stage.h"
 
 namespace photo::pipeline {
 namespace {
@@ -108,6 +109,84 @@ TEST_F(DetectStageTest, AnalysesTheCleanRenditionNearestTheAnalysisSize) {
   }
 }
 
+// The astronaut at the far right of a wide canvas: a centred square crop
+// would cut her face off.
+void WriteWideWithFaceAtRight(const fs::path& path) {
+  image::InitVips();
+  fs::create_directories(path.parent_path());
+  vips::VImage face = vips::VImage::new_from_file(kAstronaut.c_str());
+  vips::VImage canvas = vips::VImage::black(1280, 512, vips::VImage::option()->set("bands", 3))
+                            .linear({1, 1, 1}, {90, 110, 130})
+                            .cast(VIPS_FORMAT_UCHAR);
+  canvas.insert(face, 1280 - 512, 0).jpegsave(path.c_str());
+}
+
+TEST_F(DetectStageTest, CropKeepsTheFaceInsideASquareThumbnailAndRecordsTheBox) {
+  WriteWideWithFaceAtRight(medium_);
+  auto specs = ParseRenditions("thumb:320,square:320x320:jpeg:80:crop");
+  ASSERT_TRUE(specs.ok()) << specs.error().ToString();
+  auto out = RunDetectAndCrop(DetectConfig{}, *layout_, kId,
+                              {R("medium", medium_, 1280, false, true)}, *specs);
+  ASSERT_TRUE(out.ok()) << out.error().ToString();
+  const image::Detections& d = out->detections;
+  ASSERT_EQ(d.face_count, 1);
+  ASSERT_EQ(out->crops.size(), 1u);  // the long-edge thumb is the resize stage's
+  const image::Rendition& sq = out->crops[0];
+  EXPECT_EQ(sq.name, "square");
+  EXPECT_EQ(sq.width, 320);
+  EXPECT_EQ(sq.height, 320);
+  EXPECT_EQ(sq.path, layout_->FinalRendition(kId, (*specs)[1]).string());
+  vips::VImage written = vips::VImage::new_from_file(sq.path.c_str());
+  EXPECT_EQ(written.width(), 320);
+  EXPECT_EQ(written.height(), 320);
+  ASSERT_EQ(d.crops.size(), 1u);
+  const image::CropBox& box = d.crops[0];
+  EXPECT_EQ(box.rendition, "square");
+  EXPECT_EQ(box.method, "faces");
+  EXPECT_EQ(box.faces, 1);
+  EXPECT_EQ(box.width, 512);  // the largest square in a 1280x512 picture
+  EXPECT_EQ(box.height, 512);
+  const image::Box& f = d.faces[0];
+  EXPECT_GE(f.x, box.x);
+  EXPECT_LE(f.x + f.width, box.x + box.width);
+  EXPECT_GE(f.y, box.y);
+  EXPECT_LE(f.y + f.height, box.y + box.height);
+}
+
+TEST_F(DetectStageTest, CropWithoutFacesUsesTheAttentionCrop) {
+  // The featureless synthetic original has no face.
+  auto specs = ParseRenditions("square:200x200:webp:80:crop");
+  ASSERT_TRUE(specs.ok()) << specs.error().ToString();
+  auto out = RunDetectAndCrop(DetectConfig{}, *layout_, kId,
+                              {R("large", large_, 1300, true, true)}, *specs);
+  ASSERT_TRUE(out.ok()) << out.error().ToString();
+  ASSERT_EQ(out->detections.face_count, 0);
+  ASSERT_EQ(out->detections.crops.size(), 1u);
+  EXPECT_EQ(out->detections.crops[0].method, "attention");
+  EXPECT_EQ(out->detections.crops[0].faces, 0);
+  EXPECT_EQ(out->crops[0].format, image::OutputFormat::kWebp);
+  EXPECT_EQ(out->crops[0].width, 200);
+  EXPECT_TRUE(fs::exists(out->crops[0].path));
+}
+
+TEST(CropSpecTest, ParsesBoxesAndRejectsMismatches) {
+  auto s = ParseRenditions("square:320x240:png:90:crop,medium:1280:jpeg:82:wm");
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_TRUE((*s)[0].is_crop());
+  EXPECT_EQ((*s)[0].crop_width, 320);
+  EXPECT_EQ((*s)[0].crop_height, 240);
+  EXPECT_EQ((*s)[0].long_edge, 320);
+  EXPECT_EQ((*s)[0].format, image::OutputFormat::kPng);
+  EXPECT_FALSE((*s)[0].watermark);
+  EXPECT_FALSE((*s)[1].is_crop());
+  for (const char* bad : {"sq:320x320:jpeg:80", "sq:320:jpeg:80:crop", "sq:8x8:jpeg:80:crop",
+                          "sq:320xabc:jpeg:80:crop", "sq:320x320:jpeg:80:zoom"}) {
+    auto b = ParseRenditions(bad);
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_EQ(b.error().reason(), "invalid_config") << bad;
+  }
+}
+
 TEST_F(DetectStageTest, FallsBackToTheOriginalWithoutACleanRendition) {
   auto d = RunDetect(DetectConfig{}, *layout_, kId, {R("large", large_, 1300, true, true)});
   ASSERT_TRUE(d.ok()) << d.error().ToString();
@@ -157,6 +236,9 @@ TEST(DetectConfigTest, LoadsFromEnvironment) {
   ::setenv("PHOTO_PIPELINE_FACE_THRESHOLD", "0.5", 1);
   ::setenv("PHOTO_PIPELINE_FACE_TILE", "0", 1);
   ::setenv("PHOTO_PIPELINE_FACE_CANDIDATE", "0.3", 1);
+  ::setenv("PHOTO_PIPELINE_FACE_MIN_SIZE", "0", 1);
+  ::setenv("PHOTO_PIPELINE_FACE_MIRROR", "0", 1);
+  ::setenv("PHOTO_PIPELINE_FACE_MAX_PASSES", "12", 1);
   ::setenv("PHOTO_PIPELINE_CLASSIFIER_MODEL", "/m.onnx", 1);
   ::setenv("PHOTO_PIPELINE_CLASSIFIER_LABELS", "/l.txt", 1);
   ::setenv("PHOTO_PIPELINE_CLASSIFIER_INPUT", "299x224", 1);
@@ -168,7 +250,8 @@ TEST(DetectConfigTest, LoadsFromEnvironment) {
   Status s = c.LoadFromEnv();
   for (const char* v : {"PHOTO_PIPELINE_FACE_MODEL", "PHOTO_PIPELINE_FACE_THRESHOLD",
                         "PHOTO_PIPELINE_FACE_TILE", "PHOTO_PIPELINE_FACE_CANDIDATE",
-                        "PHOTO_PIPELINE_CLASSIFIER_MODEL",
+                        "PHOTO_PIPELINE_FACE_MIN_SIZE", "PHOTO_PIPELINE_FACE_MIRROR",
+                        "PHOTO_PIPELINE_FACE_MAX_PASSES", "PHOTO_PIPELINE_CLASSIFIER_MODEL",
                         "PHOTO_PIPELINE_CLASSIFIER_LABELS", "PHOTO_PIPELINE_CLASSIFIER_INPUT",
                         "PHOTO_PIPELINE_CLASSIFIER_MEAN", "PHOTO_PIPELINE_CLASSIFIER_SOFTMAX",
                         "PHOTO_PIPELINE_REVIEW_RULES", "PHOTO_PIPELINE_BLUR_THRESHOLD"}) {
@@ -179,6 +262,9 @@ TEST(DetectConfigTest, LoadsFromEnvironment) {
   EXPECT_DOUBLE_EQ(c.face_threshold, 0.5);
   EXPECT_EQ(c.face_tile_px, 0);
   EXPECT_DOUBLE_EQ(c.face_candidate_threshold, 0.3);
+  EXPECT_EQ(c.face_min_long_edge, 0);
+  EXPECT_FALSE(c.face_mirror);
+  EXPECT_EQ(c.face_max_passes, 12);
   EXPECT_EQ(c.classifier_width, 299);
   EXPECT_EQ(c.classifier_height, 224);
   EXPECT_DOUBLE_EQ(c.classifier_mean[2], 103.5);
@@ -206,6 +292,8 @@ TEST(DetectConfigTest, RejectsBadValues) {
   EXPECT_EQ(invalid([](DetectConfig& d) { d.face_tile_px = 10; }), "invalid_config");
   EXPECT_EQ(invalid([](DetectConfig& d) { d.face_candidate_threshold = -0.1; }),
             "invalid_config");
+  EXPECT_EQ(invalid([](DetectConfig& d) { d.face_min_long_edge = 10; }), "invalid_config");
+  EXPECT_EQ(invalid([](DetectConfig& d) { d.face_max_passes = -1; }), "invalid_config");
   EXPECT_EQ(invalid([](DetectConfig& d) { d.review_rules = "nsfw>=0.5"; }), "invalid_config");
   EXPECT_EQ(invalid([](DetectConfig& d) { d.classifier_model = "/m.onnx"; }), "invalid_config");
   EXPECT_EQ(invalid([](DetectConfig& d) { d.dominant_colors = 0; }), "invalid_config");

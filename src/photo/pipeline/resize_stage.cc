@@ -1,5 +1,6 @@
 #include "photo/pipeline/resize_stage.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 #include <cstdlib>
@@ -40,6 +41,32 @@ std::vector<std::string> Split(const std::string& s, char sep) {
   return out;
 }
 
+// The second field: a long edge ("1280"), or with `crop` a box ("320x320",
+// each side 16..16384) that the detect stage fills with a face-aware crop.
+Result<image::RenditionSpec> ParseSizeField(image::RenditionSpec spec, const std::string& field,
+                                            bool crop) {
+  const size_t x = field.find('x');
+  if (crop != (x != std::string::npos)) {
+    return BadConfig("PHOTO_PIPELINE_RENDITIONS: '" + spec.name + "': a WxH box goes with " +
+                     "':crop' and ':crop' with a WxH box (got '" + field + "')");
+  }
+  if (!crop) {
+    ASSIGN_OR_RETURN(std::uint64_t edge, ParseUnsigned("PHOTO_PIPELINE_RENDITIONS long edge", field));
+    if (edge > 16384) return BadConfig("PHOTO_PIPELINE_RENDITIONS: long edge over 16384");
+    spec.long_edge = static_cast<int>(edge);
+    return spec;
+  }
+  ASSIGN_OR_RETURN(std::uint64_t w, ParseUnsigned("PHOTO_PIPELINE_RENDITIONS crop width", field.substr(0, x)));
+  ASSIGN_OR_RETURN(std::uint64_t h, ParseUnsigned("PHOTO_PIPELINE_RENDITIONS crop height", field.substr(x + 1)));
+  if (w < 16 || h < 16 || w > 16384 || h > 16384) {
+    return BadConfig("PHOTO_PIPELINE_RENDITIONS: crop sides must be 16..16384");
+  }
+  spec.crop_width = static_cast<int>(w);
+  spec.crop_height = static_cast<int>(h);
+  spec.long_edge = static_cast<int>(std::max(w, h));
+  return spec;
+}
+
 }  // namespace
 
 Result<std::vector<image::RenditionSpec>> ParseRenditions(const std::string& text) {
@@ -48,13 +75,12 @@ Result<std::vector<image::RenditionSpec>> ParseRenditions(const std::string& tex
     std::vector<std::string> f = Split(item, ':');
     if (f.size() < 2 || f.size() > 5) {
       return BadConfig("PHOTO_PIPELINE_RENDITIONS: '" + item +
-                       "' is not name:long_edge[:format[:quality[:wm]]]");
+                       "' is not name:long_edge[:format[:quality[:wm]]] or "
+                       "name:WxH:format:quality:crop");
     }
     image::RenditionSpec spec;
     spec.name = f[0];
-    ASSIGN_OR_RETURN(std::uint64_t edge, ParseUnsigned("PHOTO_PIPELINE_RENDITIONS long edge", f[1]));
-    if (edge > 16384) return BadConfig("PHOTO_PIPELINE_RENDITIONS: long edge over 16384");
-    spec.long_edge = static_cast<int>(edge);
+    ASSIGN_OR_RETURN(spec, ParseSizeField(std::move(spec), f[1], f.size() == 5 && f[4] == "crop"));
     if (f.size() >= 3) {
       if (f[2] == "jpeg" || f[2] == "jpg") spec.format = image::OutputFormat::kJpeg;
       else if (f[2] == "webp") spec.format = image::OutputFormat::kWebp;
@@ -68,8 +94,10 @@ Result<std::vector<image::RenditionSpec>> ParseRenditions(const std::string& tex
       spec.quality = static_cast<int>(q);
     }
     if (f.size() == 5) {
-      if (f[4] != "wm") return BadConfig("PHOTO_PIPELINE_RENDITIONS: 5th field must be 'wm'");
-      spec.watermark = true;
+      if (f[4] != "wm" && f[4] != "crop") {
+        return BadConfig("PHOTO_PIPELINE_RENDITIONS: 5th field must be 'wm' or 'crop'");
+      }
+      spec.watermark = f[4] == "wm";
     }
     specs.push_back(std::move(spec));
   }
@@ -131,15 +159,20 @@ Result<ResizeOutput> RunResize(const ResizeConfig& config, const Layout& layout,
   Result<std::string> bytes = ReadFile(original);
   if (!bytes) return bytes.error().WithContext("resize: reading the original");
 
+  // Face-aware crops are the detect stage's (it has the face boxes).
+  std::vector<image::RenditionSpec> specs;
+  for (const image::RenditionSpec& s : config.renditions) {
+    if (!s.is_crop()) specs.push_back(s);
+  }
   ASSIGN_OR_RETURN(image::RenditionSet set,
-                   image::MakeRenditions(*bytes, config.renditions, config.limits,
+                   image::MakeRenditions(*bytes, specs, config.limits,
                                          {.watermark_inputs_are_intermediate =
                                               config.watermark_enabled}));
 
   ResizeOutput out;
   out.source = set.source;
-  for (size_t i = 0; i < config.renditions.size(); ++i) {
-    const image::RenditionSpec& spec = config.renditions[i];
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const image::RenditionSpec& spec = specs[i];
     const image::EncodedRendition& enc = set.renditions[i];
     std::filesystem::path path =
         spec.watermark ? layout.CleanRendition(id, spec) : layout.FinalRendition(id, spec);

@@ -34,8 +34,9 @@ struct ResizeConfig {
 
 // Parses the PHOTO_PIPELINE_RENDITIONS syntax: comma-separated
 // name:long_edge[:format[:quality[:wm]]], format jpeg|webp|avif|png (default
-// jpeg), quality 1..100 (default 82), "wm" = the watermark stage marks it.
-// Errors: invalid_config.
+// jpeg), quality 1..100 (default 82), "wm" = the watermark stage marks it;
+// or name:WxH:format:quality:crop, a face-aware crop to exactly WxH that the
+// detect stage makes (RunResize skips it). Errors: invalid_config.
 Result<std::vector<image::RenditionSpec>> ParseRenditions(const std::string& text);
 
 struct ResizeOutput {

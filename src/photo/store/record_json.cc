@@ -53,6 +53,26 @@ json RenditionJson(const std::string& id, const std::string& name, int width, in
           {"watermarked", watermarked}};
 }
 
+json CropJson(const image::CropBox& c) {
+  return {{"x", c.x},           {"y", c.y},           {"width", c.width},
+          {"height", c.height}, {"method", c.method}, {"faces", c.faces}};
+}
+
+json CropsJson(const std::vector<image::CropBox>& crops) {
+  json out = json::array();
+  for (const auto& c : crops) {
+    out.push_back(CropJson(c));
+    out.back()["rendition"] = c.rendition;
+  }
+  return out;
+}
+
+json DuplicatesJson(const std::vector<image::Duplicate>& dups) {
+  json out = json::array();
+  for (const auto& d : dups) out.push_back({{"id", d.id}, {"distance", d.distance}});
+  return out;
+}
+
 // --- storage helpers -------------------------------------------------------
 
 // JSON has no NaN/inf; keep them as strings so the round trip stays exact.
@@ -128,7 +148,9 @@ json StoreDetections(const image::Detections& d) {
           {"labels", std::move(labels)},
           {"content_status", d.content_status},
           {"reasons", d.reasons},
-          {"checks_ran", d.checks_ran}};
+          {"checks_ran", d.checks_ran},
+          {"duplicates", DuplicatesJson(d.duplicates)},
+          {"crops", CropsJson(d.crops)}};
 }
 
 image::Detections LoadDetections(const json& j) {
@@ -161,6 +183,17 @@ image::Detections LoadDetections(const json& j) {
   d.content_status = j.at("content_status").get<std::string>();
   d.reasons = j.at("reasons").get<std::vector<std::string>>();
   d.checks_ran = j.at("checks_ran").get<std::vector<std::string>>();
+  if (j.contains("duplicates")) {  // absent in records stored before issue 13
+    for (const auto& x : j.at("duplicates"))
+      d.duplicates.push_back({x.at("id").get<std::string>(), x.at("distance").get<int>()});
+  }
+  if (j.contains("crops")) {
+    for (const auto& x : j.at("crops")) {
+      d.crops.push_back({x.at("rendition").get<std::string>(), x.at("x").get<int>(),
+                         x.at("y").get<int>(), x.at("width").get<int>(), x.at("height").get<int>(),
+                         x.at("method").get<std::string>(), x.at("faces").get<int>()});
+    }
+  }
   return d;
 }
 
@@ -220,6 +253,8 @@ json DetectionsToJson(const image::Detections& d) {
       {"labels", std::move(labels)},
       {"content",
        {{"status", d.content_status}, {"reasons", d.reasons}, {"checks_ran", d.checks_ran}}},
+      {"duplicates", DuplicatesJson(d.duplicates)},
+      {"crops", CropsJson(d.crops)},
   };
 }
 
@@ -228,9 +263,16 @@ json RenditionsToJson(const ImageRecord& r) {
   if (!r.original_path.empty())
     out["original"] =
         RenditionJson(r.id, "original", r.width, r.height, r.bytes, r.source_format, false);
-  for (const auto& rend : r.renditions)
+  for (const auto& rend : r.renditions) {
     out[rend.name] = RenditionJson(r.id, rend.name, rend.width, rend.height, rend.bytes,
                                    image::OutputFormatName(rend.format), rend.watermarked);
+  }
+  // A face-aware crop says where it was cut (the detect stage made it).
+  if (r.detections) {
+    for (const auto& c : r.detections->crops) {
+      if (out.contains(c.rendition)) out[c.rendition]["crop"] = CropJson(c);
+    }
+  }
   return out;
 }
 
@@ -275,7 +317,7 @@ std::string RecordToStorageJson(const ImageRecord& r) {
                       {"cpu_ms", Dbl(s.cpu_ms)},
                       {"error", StoreError(s.error)}});
   json renditions = json::array();
-  for (const auto& x : r.renditions)
+  for (const auto& x : r.renditions) {
     renditions.push_back({{"name", x.name},
                           {"path", x.path},
                           {"width", x.width},
@@ -283,6 +325,7 @@ std::string RecordToStorageJson(const ImageRecord& r) {
                           {"bytes", x.bytes},
                           {"format", image::OutputFormatName(x.format)},
                           {"watermarked", x.watermarked}});
+  }
   json j = {
       {"v", kStorageVersion},
       {"id", r.id},

@@ -77,7 +77,7 @@ TEST(RecordJsonTest, FinishedRecordApiShape) {
   EXPECT_EQ(resize["error"]["stage"], "resize");
 
   const json& rend = j["renditions"];
-  ASSERT_EQ(rend.size(), 5u);  // original + 4
+  ASSERT_EQ(rend.size(), 6u);  // original + 5
   EXPECT_EQ(rend["large"]["url"], "/images/" + std::string(kId) + "/large");
   EXPECT_EQ(rend["large"]["width"], 2560);
   EXPECT_EQ(rend["large"]["height"], 1920);
@@ -88,6 +88,13 @@ TEST(RecordJsonTest, FinishedRecordApiShape) {
   EXPECT_EQ(rend["medium"]["format"], "avif");
   EXPECT_EQ(rend["original"]["bytes"], 5'123'456'789ull);
   EXPECT_EQ(rend["original"]["format"], "png");
+  EXPECT_FALSE(rend["large"].contains("crop"));
+  EXPECT_EQ(rend["square"]["crop"], json({{"x", 100},
+                                          {"y", 0},
+                                          {"width", 600},
+                                          {"height", 600},
+                                          {"method", "faces"},
+                                          {"faces", 2}}));
   // Storage paths stay internal, except the compat `path`.
   EXPECT_FALSE(rend["large"].contains("path"));
   EXPECT_EQ(j["path"], "images/x/large.jpg");
@@ -112,6 +119,20 @@ TEST(RecordJsonTest, FinishedRecordApiShape) {
   EXPECT_EQ(d["content"]["status"], "review");
   EXPECT_EQ(d["content"]["reasons"], json({"faces", "label:beach"}));
   EXPECT_EQ(d["content"]["checks_ran"].size(), 4u);
+  EXPECT_EQ(d["duplicates"], json::array({{{"id", "20261205T101010Z-abc"}, {"distance", 0}},
+                                          {{"id", "20261204T101010Z-def"}, {"distance", 7}}}));
+  EXPECT_EQ(d["crops"][0]["rendition"], "square");
+}
+
+TEST(RecordJsonTest, RecordsStoredBeforeCropsAndDuplicatesStillLoad) {
+  ImageRecord r = FullRecord(kId);
+  json j = json::parse(RecordToStorageJson(r));
+  j["detections"].erase("crops");
+  j["detections"].erase("duplicates");
+  auto back = RecordFromStorageJson(j.dump());
+  ASSERT_TRUE(back.ok()) << back.error().ToString();
+  EXPECT_TRUE(back->detections->crops.empty());
+  EXPECT_TRUE(back->detections->duplicates.empty());
 }
 
 TEST(RecordJsonTest, PhashIsAlwaysSixteenHexDigits) {

@@ -8,6 +8,7 @@
 
 #include "photo/core/ids.h"
 #include "photo/store/record_json.h"
+#include "photo/worker/staging.h"
 
 namespace photo::worker {
 namespace {
@@ -197,25 +198,51 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
   std::vector<image::Rendition> renditions;
   std::optional<image::Detections> detections;
 
+  const pipeline::Layout* layout = ctx.layout;
+  std::unique_ptr<StagedJob> staged;
   if (ctx.fault.stage == stage && d.attempt <= ctx.fault.fail_attempts) {
     result = UnavailableError("injected_fault", "test fault injection, attempt " +
                                                     std::to_string(d.attempt));
+  } else if (ctx.remote_blobs != nullptr) {
+    auto fetched = StagedJob::Fetch(*ctx.remote_blobs, ctx.scratch_dir, stage, rec);
+    if (fetched) {
+      staged = std::move(*fetched);
+      layout = &staged->layout();
+    } else {
+      result = fetched.error().WithContext("fetching the inputs of " + id);
+    }
+  }
+  if (!result.ok()) {
+    // injected fault or inputs unavailable: recorded below
   } else if (stage == broker::kResizeQueue) {
-    auto r = pipeline::RunResize(ctx.config->resize, *ctx.layout, id);
+    auto r = pipeline::RunResize(ctx.config->resize, *layout, id);
     if (r) renditions = std::move(r->renditions);
     result = r.status();
   } else if (stage == broker::kWatermarkQueue) {
-    auto r = pipeline::RunWatermark(ctx.config->watermark, *ctx.layout, id,
+    auto r = pipeline::RunWatermark(ctx.config->watermark, *layout, id,
                                     ctx.config->resize.renditions, rec.renditions);
     if (r) renditions = std::move(*r);
     result = r.status();
   } else if (stage == broker::kDetectQueue) {
-    auto r = pipeline::RunDetect(ctx.config->detect, *ctx.layout, id, rec.renditions);
-    if (r) detections = std::move(*r);
+    auto r = pipeline::RunDetectAndCrop(ctx.config->detect, *layout, id, rec.renditions,
+                                        ctx.config->resize.renditions);
+    if (r) {
+      detections = std::move(r->detections);
+      // Face-aware crops join the renditions made so far.
+      if (!r->crops.empty()) {
+        renditions = rec.renditions;
+        for (image::Rendition& c : r->crops) {
+          std::erase_if(renditions, [&](const image::Rendition& x) { return x.name == c.name; });
+          renditions.push_back(std::move(c));
+        }
+      }
+    }
     result = r.status();
   } else {
     result = InvalidArgumentError("unknown_stage", "no stage named " + stage);
   }
+  // Outputs are durable in blob storage before the record points at them.
+  if (result.ok() && staged) result = staged->PutOutputs().WithContext("storing the outputs of " + id);
   const double wall_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall0).count();
   const double cpu_ms = ThreadCpuMs() - cpu0;
@@ -238,7 +265,7 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
   }
 
   // Paths in the record are relative to the data dir (the API serves them).
-  const auto& base = ctx.layout->data_dir();
+  const auto& base = layout->data_dir();
   for (auto& r : renditions) {
     std::filesystem::path p(r.path);
     if (p.is_absolute()) r.path = p.lexically_relative(base).string();

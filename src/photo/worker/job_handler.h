@@ -2,7 +2,8 @@
 //
 // The AMQP consumer loop (broker/amqp) and `photo-pipeline process` both call
 // HandleJob; it reads and writes the status store and the data directory and
-// returns what must be published before the job may be acknowledged. It never
+// returns what must be published before the job may be acknowledged. With
+// remote blob storage its outputs are stored before it returns. It never
 // talks to the broker itself, so it is testable with a memory store.
 #pragma once
 
@@ -17,6 +18,7 @@
 #include "photo/pipeline/layout.h"
 #include "photo/pipeline/resize_stage.h"
 #include "photo/pipeline/watermark_stage.h"
+#include "photo/storage/blob_store.h"
 #include "photo/store/status_store.h"
 
 namespace photo::worker {
@@ -48,6 +50,12 @@ struct JobContext {
   // instead of taking down worker after worker. Crashes never reach the retry
   // counter, so this is the backstop. PHOTO_PIPELINE_MAX_REDELIVERIES.
   int max_redeliveries = 5;
+  // Remote blob storage (S3): each job's inputs are fetched into a folder of
+  // its own under `scratch_dir`, the stage runs there and its outputs are
+  // put back before the record is updated (worker/staging.h). Null: the
+  // stages read and write `layout`'s data dir in place (local storage).
+  storage::BlobStore* remote_blobs = nullptr;
+  std::filesystem::path scratch_dir = {};
 };
 
 struct Delivery {

@@ -97,6 +97,31 @@ TEST_F(JobHandlerTest, ThreeStagesCompleteAndEmitOneEvent) {
   }
 }
 
+TEST_F(JobHandlerTest, CropRenditionIsMadeByDetectAndRecordedWithItsBox) {
+  auto specs = pipeline::ParseRenditions("thumb:320:jpeg:80,medium:1280:jpeg:82:wm,"
+                                         "square:240x240:jpeg:80:crop");
+  ASSERT_TRUE(specs.ok()) << specs.error().ToString();
+  config_.resize.renditions = *specs;
+  std::string id = AddImage(image::testing::MakePhoto({.width = 1600, .height = 1200}));
+  for (const char* stage : {"resize", "watermark"}) {
+    ASSERT_EQ(HandleJob(ctx_, Job(id, stage)).kind, Kind::kAck) << stage;
+    EXPECT_EQ(store_.Get(id)->FindRendition("square"), nullptr) << "made before detect";
+  }
+  ASSERT_EQ(HandleJob(ctx_, Job(id, "detect")).kind, Kind::kAck);
+  auto rec = store_.Get(id);
+  ASSERT_TRUE(rec.has_value());
+  const image::Rendition* sq = rec->FindRendition("square");
+  ASSERT_NE(sq, nullptr);
+  EXPECT_EQ(sq->width, 240);
+  EXPECT_EQ(sq->height, 240);
+  EXPECT_FALSE(fs::path(sq->path).is_absolute());
+  EXPECT_TRUE(fs::exists(dir_ / sq->path));
+  ASSERT_NE(rec->FindRendition("medium"), nullptr);  // the others stay
+  ASSERT_EQ(rec->detections->crops.size(), 1u);
+  EXPECT_EQ(rec->detections->crops[0].rendition, "square");
+  EXPECT_EQ(rec->detections->crops[0].height, 960);  // the largest square of the 1280x960 medium
+}
+
 TEST_F(JobHandlerTest, RedeliveryOfCompletedStageDoesNoWorkAndReemitsSameMessage) {
   std::string id = AddImage(image::testing::MakePhoto({.width = 800, .height = 600}));
   Outcome first = HandleJob(ctx_, Job(id, "resize"));

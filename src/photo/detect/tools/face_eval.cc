@@ -4,18 +4,24 @@
 //
 // Each image is decoded the way the pipeline analyses it: the clean "medium"
 // rendition, i.e. shrunk (never enlarged) to a 1280 px long edge, EXIF
-// orientation applied. Without box labels, per image
-//   matched = min(found, truth)
-//   recall = sum(matched) / sum(truth), precision = sum(matched) / sum(found)
+// orientation applied. Per image, `matched` is
+//  - with box labels ("face_boxes", stored pixels): found boxes paired
+//    one-to-one with labelled boxes at IoU >= 0.4 (greedy, best IoU first);
+//  - without: min(found, truth);
+// and recall = sum(matched) / sum(truth), precision = sum(matched) / sum(found),
 // so a false positive on a face-free picture costs precision.
 //
 // Usage: photo-face-eval --images DIR [--manifest FILE] [--model-dir DIR]
 //          [--size 1280] [--threads 1] [--verbose] [--sharpness] [DETECTOR...]
-// A DETECTOR is "<model>[:th=<score>][:tile=<px>][:cand=<score>]" (cand=0:
-// every grid tile; > 0: tiles only around weaker whole-image candidates), model one of
-// blazeface-front-128, blazeface-back-256, haar, lbp.
+// A DETECTOR is "old", "new" (the defaults before and since issue 13) or
+// "<model>[:th=<score>][:tile=<px>][:cand=<score>][:up=<px>][:mirror=0|1][:max=<n>]"
+// (cand=0: every grid tile; > 0: tiles only around weaker whole-image
+// candidates; up: enlarge inputs smaller than this; mirror: add mirrored
+// passes; max: inferences per image, 0 = unbounded), model one of blazeface-front-128, blazeface-back-256, haar, lbp.
+// Without DETECTOR arguments: "old new".
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -43,8 +49,42 @@ struct Sample {
   std::string file;
   int faces = 0;
   int tolerance = 0;
+  std::vector<cv::Rect> boxes;  // labelled faces in analysed pixels; empty = count only
   cv::Mat pixels;
 };
+
+constexpr double kMatchIoU = 0.4;
+
+double RectIoU(const cv::Rect& a, const cv::Rect& b) {
+  const double inter = (a & b).area();
+  const double uni = a.area() + b.area() - inter;
+  return uni > 0 ? inter / uni : 0;
+}
+
+// Found boxes paired one-to-one with labels at IoU >= kMatchIoU, best first.
+int MatchBoxes(const std::vector<cv::Rect>& truth, const std::vector<photo::image::Box>& found) {
+  struct Pair {
+    double iou;
+    size_t t, f;
+  };
+  std::vector<Pair> pairs;
+  for (size_t t = 0; t < truth.size(); ++t) {
+    for (size_t f = 0; f < found.size(); ++f) {
+      const auto& b = found[f];
+      const double iou = RectIoU(truth[t], cv::Rect(b.x, b.y, b.width, b.height));
+      if (iou >= kMatchIoU) pairs.push_back({iou, t, f});
+    }
+  }
+  std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.iou > b.iou; });
+  std::vector<bool> t_used(truth.size()), f_used(found.size());
+  int matched = 0;
+  for (const Pair& p : pairs) {
+    if (t_used[p.t] || f_used[p.f]) continue;
+    t_used[p.t] = f_used[p.f] = true;
+    ++matched;
+  }
+  return matched;
+}
 
 // CPU time of this thread: with one OpenCV thread it is the detector's cost,
 // unaffected by whatever else the machine is doing (wall time is not).
@@ -54,9 +94,12 @@ double ThreadCpuMs() {
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
-bool ParseSpec(const std::string& spec, const fs::path& model_dir, FaceOptions& o) {
+bool ParseSpec(std::string spec, const fs::path& model_dir, FaceOptions& o) {
   o = FaceOptions{};
   o.model_dir = model_dir;
+  if (spec == "new") return true;
+  // The default until issue 13: no enlarging, no mirrored passes.
+  if (spec == "old") spec = "blazeface-back-256:th=0.75:tile=512:cand=0.2:up=0:mirror=0:max=0";
   size_t pos = spec.find(':');
   auto kind = photo::detect::ParseFaceModel(spec.substr(0, pos));
   if (!kind) {
@@ -73,6 +116,12 @@ bool ParseSpec(const std::string& spec, const fs::path& model_dir, FaceOptions& 
       o.tile_px = std::atoi(kv.c_str() + 5);
     } else if (kv.rfind("cand=", 0) == 0) {
       o.candidate_threshold = std::atof(kv.c_str() + 5);
+    } else if (kv.rfind("up=", 0) == 0) {
+      o.min_long_edge = std::atoi(kv.c_str() + 3);
+    } else if (kv.rfind("max=", 0) == 0) {
+      o.max_passes = std::atoi(kv.c_str() + 4);
+    } else if (kv.rfind("mirror=", 0) == 0) {
+      o.mirror = std::atoi(kv.c_str() + 7) != 0;
     } else {
       std::cerr << "bad detector option '" << kv << "'\n";
       return false;
@@ -107,7 +156,8 @@ int main(int argc, char** argv) {
     else if (a == "--sharpness") sharpness = true;
     else if (a == "--help" || a == "-h") {
       std::cout << "usage: photo-face-eval --images DIR [--manifest FILE] [--model-dir DIR] "
-                   "[--size 1280] [--threads 1] [--verbose] [--sharpness] [MODEL[:th=S][:tile=PX][:cand=S]...]\n";
+                   "[--size 1280] [--threads 1] [--verbose] [--sharpness] "
+                   "[old|new|MODEL[:th=S][:tile=PX][:cand=S][:up=PX][:mirror=0|1][:max=N]...]\n";
       return 0;
     } else specs.push_back(a);
   }
@@ -116,25 +166,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (manifest.empty()) manifest = images / "manifest.json";
-  if (specs.empty()) {
-    specs = {"haar",
-             "lbp",
-             "blazeface-front-128:th=0.6:tile=0",
-             "blazeface-front-128:th=0.6:tile=384",
-             "blazeface-back-256:th=0.6:tile=0",
-             "blazeface-back-256:th=0.75:tile=0",
-             "blazeface-back-256:th=0.6:tile=720:cand=0",
-             "blazeface-back-256:th=0.7:tile=720:cand=0",
-             "blazeface-back-256:th=0.75:tile=720:cand=0",
-             "blazeface-back-256:th=0.8:tile=720:cand=0",
-             "blazeface-back-256:th=0.75:tile=512:cand=0",
-             "blazeface-back-256:th=0.75:tile=640:cand=0",
-             "blazeface-back-256:th=0.75:tile=720:cand=0.1",
-             "blazeface-back-256:th=0.75:tile=720:cand=0.2",
-             "blazeface-back-256:th=0.75:tile=720:cand=0.3",
-             "blazeface-back-256:th=0.75:tile=720:cand=0.5",
-             "blazeface-back-256:th=0.75:tile=512:cand=0.2"};
-  }
+  if (specs.empty()) specs = {"old", "new"};
   cv::setNumThreads(threads);
 
   nlohmann::json m;
@@ -157,6 +189,19 @@ int main(int argc, char** argv) {
       continue;
     }
     s.pixels = std::move(*px);
+    // Labels are in stored pixels; with an EXIF rotation they would need
+    // turning too, so such files are counted only.
+    const bool upright = !e.contains("exif_orientation") || e["exif_orientation"].is_null() ||
+                         e["exif_orientation"].get<int>() == 1;
+    if (e.contains("face_boxes") && e["face_boxes"].is_array() && upright) {
+      const double f = static_cast<double>(s.pixels.cols) / e["width"].get<double>();
+      for (const auto& b : e["face_boxes"]) {
+        s.boxes.emplace_back(static_cast<int>(std::lround(b[0].get<double>() * f)),
+                             static_cast<int>(std::lround(b[1].get<double>() * f)),
+                             static_cast<int>(std::lround(b[2].get<double>() * f)),
+                             static_cast<int>(std::lround(b[3].get<double>() * f)));
+      }
+    }
     samples.push_back(std::move(s));
   }
   std::printf("%zu labelled images, analysed at <= %d px, %d OpenCV thread(s)\n\n",
@@ -208,14 +253,16 @@ int main(int argc, char** argv) {
       within += std::abs(f - s.faces) <= s.tolerance;
       truth += s.faces;
       found += f;
-      matched += std::min(f, s.faces);
-      if (verbose && f != s.faces) {
+      const int hit = s.boxes.empty() ? std::min(f, s.faces) : MatchBoxes(s.boxes, *boxes);
+      matched += hit;
+      if (verbose && (f != s.faces || hit != s.faces)) {
         detail += "    " + s.file + ": found " + std::to_string(f) + ", truth " +
-                  std::to_string(s.faces) + "\n";
+                  std::to_string(s.faces) + (s.boxes.empty() ? "" : ", matched boxes " + std::to_string(hit)) + "\n";
       }
     }
     const auto n = static_cast<double>(samples.size());
     std::string label = (*det)->name();
+    if (spec == "old" || spec == "new") label = spec + " default: " + label;
     if (o.kind == photo::detect::FaceModelKind::kBlazeFaceFront128 ||
         o.kind == photo::detect::FaceModelKind::kBlazeFaceBack256) {
       char th[32];

@@ -42,6 +42,8 @@ inline ImageRecord FullRecord(const std::string& id) {
       {"medium", "images/x/medium.avif", 1280, 960, 55555, image::OutputFormat::kAvif, true});
   r.renditions.push_back(
       {"lossless", "images/x/lossless.png", 640, 480, 77777, image::OutputFormat::kPng, false});
+  r.renditions.push_back(
+      {"square", "images/x/square.jpg", 320, 320, 4321, image::OutputFormat::kJpeg, false});
   image::Detections d;
   d.face_count = 2;
   d.faces = {{10, 20, 30, 40, 0.875f}, {-1, 0, 5, 6, 0.1f}};
@@ -57,6 +59,8 @@ inline ImageRecord FullRecord(const std::string& id) {
   d.content_status = "review";
   d.reasons = {"faces", "label:beach"};
   d.checks_ran = {"faces", "phash", "sharpness", "classifier"};
+  d.duplicates = {{"20261205T101010Z-abc", 0}, {"20261204T101010Z-def", 7}};
+  d.crops = {{"square", 100, 0, 600, 600, "faces", 2}};
   r.detections = d;
   r.error = ErrorInfo{"detect", "corrupt_image", "bad huffman table"};
   return r;
@@ -148,6 +152,8 @@ inline void ExpectSameRecord(const ImageRecord& a, const ImageRecord& b,
     EXPECT_EQ(x.exif.captured_at, y.exif.captured_at);
     EXPECT_EQ(x.exif.gps_present, y.exif.gps_present);
     EXPECT_EQ(x.exif.orientation, y.exif.orientation);
+    EXPECT_EQ(x.duplicates, y.duplicates);
+    EXPECT_EQ(x.crops, y.crops);
     ASSERT_EQ(x.labels.size(), y.labels.size());
     for (std::size_t i = 0; i < x.labels.size(); ++i) {
       EXPECT_EQ(x.labels[i].label, y.labels[i].label);
