@@ -108,6 +108,26 @@ async function uploadFile(file, token = UPLOAD_TOKEN) {
   return api('/upload/', { method: 'POST', body: form, headers: { Authorization: `Bearer ${token}` } });
 }
 
+// Reads GET /events until `done(text)` holds or `ms` pass.
+async function readEvents(headers, done, ms) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), ms);
+  let text = '';
+  try {
+    const res = await fetch(`${base}/events`, { headers, signal: ctl.signal });
+    if (res.headers.get('content-type')?.startsWith('text/event-stream')) {
+      const dec = new TextDecoder();
+      for await (const chunk of res.body) {
+        text += dec.decode(chunk, { stream: true });
+        if (done(text)) break;
+      }
+    }
+  } catch { /* aborted: timed out */ }
+  clearTimeout(timer);
+  ctl.abort();
+  return { ok: done(text), events: (text.match(/^event: image$/gm) || []).length };
+}
+
 async function main() {
   fs.rmSync(OUT, { recursive: true, force: true });
   fs.mkdirSync(SHOTS, { recursive: true });
@@ -254,6 +274,11 @@ async function main() {
   const stray = await page.evaluate(() => /\b(null|undefined|NaN|\[object)/.test(document.getElementById('main').textContent));
   check('no null/undefined shown on the detail page', !stray);
   await page.screenshot({ path: path.join(SHOTS, 'detail.png'), fullPage: true });
+
+  // 7b. A client reconnecting with Last-Event-ID gets what it missed.
+  const since = Date.parse(faceRec.created_at) - 1;
+  const replay = await readEvents({ 'Last-Event-ID': `${since}-0` }, (text) => text.includes(`"id":"${faceId}"`) && text.includes('"status":"completed"'), 10000);
+  check('Last-Event-ID replays the missed transitions', replay.ok, `${replay.events} events in the replay`);
 
   // 8. The hostile record renders as text.
   const list = (await api('/images?limit=100')).json.items;
