@@ -32,8 +32,7 @@ export function setToken(kind, value) {
 const memoryTokens = {};
 
 function authHeaders(kind) {
-  // Admin routes accept the upload token while no admin token is set up.
-  const t = getToken(kind) || (kind === 'admin' ? getToken('upload') : '') || memoryTokens[kind];
+  const t = getToken(kind) || memoryTokens[kind];
   return t ? { Authorization: `Bearer ${t}` } : {};
 }
 

@@ -1,6 +1,6 @@
 // The operator view: queue depth and consumers per stage, parked jobs with
 // their reasons and a replay button, failed images. Admin routes take the
-// admin token (or the upload token where no admin token is configured).
+// admin token (Tokens view).
 import { h, clear, formatTime } from './dom.js';
 import { getJson, postJson } from './api.js';
 

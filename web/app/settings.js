@@ -9,7 +9,7 @@ export function renderSettings(root) {
     return { input, el: h('div.field', null, h('label', { for: id }, label), input, h('p.hint', { id: `${id}-help` }, help)) };
   };
   const up = field('upload', 'Upload token', 'PHOTO_PIPELINE_API_TOKEN, if the server sets one.');
-  const admin = field('admin', 'Admin token', 'PHOTO_PIPELINE_ADMIN_TOKEN, for the operator view (the upload token is tried when empty).');
+  const admin = field('admin', 'Admin token', 'PHOTO_PIPELINE_ADMIN_TOKEN, for the operator view.');
   const done = h('p.note', { role: 'status' });
   clear(root).append(
     h('h2', null, 'Tokens'),
