@@ -10,13 +10,17 @@
 # Settings (environment):
 #   PHOTO_PG_DIR   where everything lives (default <repo>/var/postgres):
 #                  data/ (cluster; its unix socket too), server.log
-#   PHOTO_PG_PORT  TCP port on 127.0.0.1 (default 55432)
+#   PHOTO_PG_PORT  TCP port (default 55432)
+#   PHOTO_PG_LISTEN  comma list of addresses to listen on (default 127.0.0.1), e.g.
+#                  a test network namespace's own address (run under `ip netns exec`)
+#   PHOTO_PG_TRUST_NET  a network (e.g. 198.18.0.0/24) whose clients may connect,
+#                  trusted like loopback: test networks only (default none)
 #   PHOTO_PG_BIN   PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
 #   PHOTO_PG_FAST  1 = fsync off (throwaway test servers: a crash of the
 #                  machine may corrupt the cluster; a process crash cannot)
 #
-# Listens on 127.0.0.1 only, trust authentication: for local tests, never for
-# anything reachable from outside. initdb refuses to run as root, so as root
+# Listens on 127.0.0.1 only (unless told otherwise), trust authentication: for
+# local tests, never for anything reachable from outside. initdb refuses to run as root, so as root
 # the server runs as the unprivileged `postgres` user (the Debian package
 # creates it) and the directory is handed to that user.
 set -euo pipefail
@@ -77,7 +81,11 @@ CONF
     echo "postgres.sh: already running (pid $(head -1 "$data/postmaster.pid"))" >&2
   else
     # Options go on the command line so they can change between runs.
-    local opts="-p $port"
+    local opts="-p $port -c listen_addresses=${PHOTO_PG_LISTEN:-127.0.0.1}"
+    if [ -n "${PHOTO_PG_TRUST_NET:-}" ] &&
+      ! grep -q "^host all all $PHOTO_PG_TRUST_NET trust" "$data/pg_hba.conf"; then
+      echo "host all all $PHOTO_PG_TRUST_NET trust" >>"$data/pg_hba.conf"
+    fi
     if [ "${PHOTO_PG_FAST:-0}" = 1 ]; then
       opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     fi

@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
 # A private RabbitMQ node (Debian's rabbitmq-server 3.10) run as an ordinary
-# process: loopback only, all state under one directory, private ports, so
-# several nodes (tests, a developer's own) can coexist with each other and
-# with a system broker.
+# process: loopback only (or one given address), all state under one
+# directory, private ports, so several nodes (tests, a developer's own) can
+# coexist with each other and with a system broker.
 #
-#   scripts/rabbitmq.sh start|stop|restart|kill9|status|wait|ctl ARGS...|env
+#   scripts/rabbitmq.sh start|stop|restart|kill9|status|wait|ctl ARGS...|diag ARGS...|
+#                       queues ARGS...|url
 #
 # Environment (defaults in brackets):
 #   PHOTO_RMQ_DIR        base dir for data, logs, config, PID files [<repo>/var/rabbitmq]
-#   PHOTO_RMQ_PORT       AMQP port on 127.0.0.1 [5672]
-#   PHOTO_RMQ_MGMT_PORT  management UI/API port on 127.0.0.1, 0 = plugin off [15672]
+#   PHOTO_RMQ_PORT       AMQP port [5672]
+#   PHOTO_RMQ_IP         the one address AMQP, distribution and epmd listen on [127.0.0.1];
+#                        another address (e.g. inside a network namespace: run this script
+#                        under `ip netns exec`) also lets guest log in from other hosts
+#   PHOTO_RMQ_MGMT_PORT  management UI/API port on PHOTO_RMQ_IP, 0 = plugin off [15672]
 #   PHOTO_RMQ_DIST_PORT  Erlang distribution port [AMQP+20000, or AMQP-20000 above 45535];
 #                        CLI tools use the next 3 ports, so space nodes' AMQP ports >= 4 apart
 #   PHOTO_RMQ_EPMD_PORT  private epmd port [4370 + AMQP%1000]; never the system's 4369
+#   PHOTO_RMQ_NODENAME   Erlang node name [photo-<port>@localhost on 127.0.0.1,
+#                        rabbit@<PHOTO_RMQ_IP> (a long name) otherwise]
+#   PHOTO_RMQ_CLUSTER    comma list of the node names of a cluster to form or join
+#                        (classic_config peer discovery; scripts/rabbitmq-cluster.sh) [none]
+#   PHOTO_RMQ_COOKIE     Erlang cookie, the same on every node of a cluster [random per dir]
+#   PHOTO_RMQ_NET_TICKTIME  seconds until a silent peer node counts as down, cluster
+#                        only [10: a cut-off node pauses (pause_minority) within ~10 s]
 #   PHOTO_RMQ_WAIT_S     how long start/wait wait for AMQP to answer [90]
+#   PHOTO_RMQ_KEEP_EPMD  1 = stop leaves epmd running (nodes on one address share it) [0]
 #
 # It runs /usr/lib/rabbitmq/bin/* directly (the /usr/sbin wrappers su to the
 # `rabbitmq` user and cd to /var/lib/rabbitmq). `stop` and `kill9` signal only
@@ -35,7 +47,20 @@ else
 fi
 EPMD_PORT=${PHOTO_RMQ_EPMD_PORT:-$((4370 + PORT % 1000))}
 WAIT_S=${PHOTO_RMQ_WAIT_S:-90}
-NODE=photo-$PORT@localhost
+IP=${PHOTO_RMQ_IP:-127.0.0.1}
+if [ -n "${PHOTO_RMQ_NODENAME:-}" ]; then
+  NODE=$PHOTO_RMQ_NODENAME
+elif [ "$IP" = 127.0.0.1 ]; then
+  NODE=photo-$PORT@localhost
+else
+  NODE=rabbit@$IP
+fi
+# A node name whose host part has a dot (an address) is an Erlang long name;
+# the address itself resolves, so no hosts file is needed.
+case ${NODE#*@} in *.*) LONGNAMES=true ;; *) LONGNAMES=false ;; esac
+CLUSTER=${PHOTO_RMQ_CLUSTER:-}
+NET_TICKTIME=${PHOTO_RMQ_NET_TICKTIME:-10}
+ERL_IP="{${IP//./,}}"
 
 mkdir -p "$BASE"
 BASE=$(cd "$BASE" && pwd)
@@ -46,19 +71,19 @@ LOG=$BASE/stdout.log
 # The node name travels in the environment, not argv; -home <dir> is in argv.
 BEAM_MARK="-home $BASE/home "
 
-log() { echo "rabbitmq.sh[$PORT]: $*" >&2; }
+log() { echo "rabbitmq.sh[$IP:$PORT]: $*" >&2; }
 
 node_env() {
   # HOME holds .erlang.cookie; nothing is written to the real home.
-  export HOME=$BASE/home ERL_EPMD_PORT=$EPMD_PORT ERL_EPMD_ADDRESS=127.0.0.1
-  export RABBITMQ_NODENAME=$NODE RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+  export HOME=$BASE/home ERL_EPMD_PORT=$EPMD_PORT ERL_EPMD_ADDRESS=$IP
+  export RABBITMQ_NODENAME=$NODE RABBITMQ_NODE_IP_ADDRESS=$IP RABBITMQ_USE_LONGNAME=$LONGNAMES
   export RABBITMQ_NODE_PORT=$PORT RABBITMQ_DIST_PORT=$DIST_PORT
   export RABBITMQ_CONF_ENV_FILE=$BASE/rabbitmq-env.conf RABBITMQ_CONFIG_FILE=$BASE/rabbitmq.conf
   export RABBITMQ_ENABLED_PLUGINS_FILE=$BASE/enabled_plugins
   export RABBITMQ_MNESIA_BASE=$BASE/mnesia RABBITMQ_LOG_BASE=$BASE/log
   export RABBITMQ_PID_FILE=$BASE/rabbitmq.pid
-  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
-  export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface $ERL_IP"
+  export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface $ERL_IP"
   export RABBITMQ_CTL_DIST_PORT_MIN=$((DIST_PORT + 1)) RABBITMQ_CTL_DIST_PORT_MAX=$((DIST_PORT + 3))
 }
 
@@ -70,7 +95,7 @@ pid_is() {
   [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
   state=$(sed "s/^.*) //" "/proc/$pid/stat" 2>/dev/null | cut -d" " -f1) || return 1
   [ "$state" != Z ] && [ "$state" != X ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$pattern"
+  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q -- "$pattern"
 }
 read_pid() { [ -f "$1" ] && cat "$1" 2>/dev/null || true; }
 beam_alive() { pid_is "$(read_pid "$BEAM_PID_FILE")" "$BEAM_MARK"; }
@@ -80,26 +105,49 @@ amqp_answers() {
   # The AMQP listener opens only at the end of boot; a connection.start reply
   # to the protocol header proves the node is serving.
   local reply
-  reply=$(timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT && printf 'AMQP\x00\x00\x09\x01' >&3 && head -c 8 <&3 | od -An -tx1" 2>/dev/null) || return 1
+  reply=$(timeout 3 bash -c "exec 3<>/dev/tcp/$IP/$PORT && printf 'AMQP\x00\x00\x09\x01' >&3 && head -c 8 <&3 | od -An -tx1" 2>/dev/null) || return 1
   # frame type 1 (method) on channel 0
   [[ $reply == " 01 00 00"* ]]
 }
 
 write_config() {
   mkdir -p "$BASE/home" "$BASE/log" "$BASE/mnesia"
-  if [ ! -f "$BASE/home/.erlang.cookie" ]; then
+  if [ -n "${PHOTO_RMQ_COOKIE:-}" ]; then
+    rm -f "$BASE/home/.erlang.cookie"
+    printf %s "$PHOTO_RMQ_COOKIE" >"$BASE/home/.erlang.cookie"
+    chmod 400 "$BASE/home/.erlang.cookie"
+  elif [ ! -f "$BASE/home/.erlang.cookie" ]; then
     head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$BASE/home/.erlang.cookie"
     chmod 400 "$BASE/home/.erlang.cookie"
   fi
   : >"$BASE/rabbitmq-env.conf"  # keeps /etc/rabbitmq/rabbitmq-env.conf out
   {
-    echo "listeners.tcp.1 = 127.0.0.1:$PORT"
-    echo "loopback_users.guest = true"  # guest/guest, from 127.0.0.1 only
+    echo "listeners.tcp.1 = $IP:$PORT"
+    if [ "$IP" = 127.0.0.1 ]; then
+      echo "loopback_users.guest = true"  # guest/guest, from 127.0.0.1 only
+    else
+      # A node bound to a test network's address serves other "hosts":
+      # guest must log in from them (tests and development only).
+      echo "loopback_users = none"
+    fi
     echo "log.file.level = info"
     echo "log.console = false"
     if [ "$MGMT_PORT" != 0 ]; then
       echo "management.tcp.port = $MGMT_PORT"
-      echo "management.tcp.ip = 127.0.0.1"
+      echo "management.tcp.ip = $IP"
+    fi
+    if [ -n "$CLUSTER" ]; then
+      echo "cluster_formation.peer_discovery_backend = classic_config"
+      local i=0 n
+      for n in ${CLUSTER//,/ }; do
+        i=$((i + 1))
+        echo "cluster_formation.classic_config.nodes.$i = $n"
+      done
+      # With 3+ nodes, the side of a partition without a majority stops
+      # serving (and closes its clients' connections, so they fail over)
+      # rather than diverging.
+      echo "cluster_partition_handling = pause_minority"
+      echo "net_ticktime = $NET_TICKTIME"
     fi
   } >"$BASE/rabbitmq.conf"
   if [ "$MGMT_PORT" != 0 ]; then
@@ -126,7 +174,7 @@ cmd_wait() {
       return 1
     fi
     if [ $SECONDS -ge $deadline ]; then
-      log "no AMQP answer on 127.0.0.1:$PORT after ${WAIT_S}s (see $BASE/log)"
+      log "no AMQP answer on $IP:$PORT after ${WAIT_S}s (see $BASE/log)"
       return 1
     fi
     sleep 0.5
@@ -139,7 +187,7 @@ cmd_wait() {
 
 cmd_start() {
   if beam_alive && amqp_answers; then
-    log "already running ($NODE, amqp 127.0.0.1:$PORT)"
+    log "already running ($NODE, amqp $IP:$PORT)"
     return 0
   fi
   if beam_alive || wrapper_alive; then
@@ -148,7 +196,7 @@ cmd_start() {
     return
   fi
   if amqp_answers; then
-    log "127.0.0.1:$PORT already answers AMQP but not as this node ($BASE): refusing"
+    log "$IP:$PORT already answers AMQP but not as this node ($BASE): refusing"
     return 1
   fi
   local p
@@ -169,7 +217,7 @@ cmd_start() {
   ) &
   echo $! >"$WRAPPER_PID_FILE"
   cmd_wait
-  log "started $NODE: amqp 127.0.0.1:$PORT, mgmt ${MGMT_PORT}, epmd $EPMD_PORT, dist $DIST_PORT, beam $(read_pid "$BEAM_PID_FILE") in $((SECONDS - started))s"
+  log "started $NODE: amqp $IP:$PORT, mgmt ${MGMT_PORT}, epmd $EPMD_PORT, dist $DIST_PORT, beam $(read_pid "$BEAM_PID_FILE") in $((SECONDS - started))s"
 }
 
 wait_gone() {  # pid pattern seconds
@@ -181,6 +229,7 @@ wait_gone() {  # pid pattern seconds
 }
 
 stop_epmd() {
+  [ "${PHOTO_RMQ_KEEP_EPMD:-0}" = 1 ] && return 0
   local pid
   pid=$(read_pid "$EPMD_PID_FILE")
   if pid_is "$pid" epmd; then
@@ -232,7 +281,7 @@ cmd_kill9() {
 
 cmd_status() {
   if beam_alive && amqp_answers; then
-    echo "running $NODE amqp=127.0.0.1:$PORT mgmt=$MGMT_PORT beam=$(read_pid "$BEAM_PID_FILE") dir=$BASE"
+    echo "running $NODE amqp=$IP:$PORT mgmt=$MGMT_PORT beam=$(read_pid "$BEAM_PID_FILE") dir=$BASE"
     return 0
   fi
   if beam_alive || wrapper_alive; then
@@ -254,9 +303,10 @@ case "$cmd" in
   wait) cmd_wait ;;
   ctl) node_env && exec "$SBIN/rabbitmqctl" "$@" ;;
   diag) node_env && exec "$SBIN/rabbitmq-diagnostics" "$@" ;;
-  url) echo "amqp://guest:guest@127.0.0.1:$PORT/" ;;
+  queues) node_env && exec "$SBIN/rabbitmq-queues" "$@" ;;
+  url) echo "amqp://guest:guest@$IP:$PORT/" ;;
   *)
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

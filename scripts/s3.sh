@@ -16,7 +16,10 @@
 #
 # Environment (defaults in brackets):
 #   PHOTO_S3_DIR      data, logs, PID files [<repo>/var/s3]
-#   PHOTO_S3_PORT     the gateway's HTTP port on 127.0.0.1 [7480]
+#   PHOTO_S3_PORT     the gateway's HTTP port [7480]
+#   PHOTO_S3_BIND     the gateway's address [127.0.0.1]; e.g. a network
+#                     namespace's own address for other "hosts" (0.0.0.0 = all;
+#                     the monitor and OSD stay on 127.0.0.1)
 #   PHOTO_S3_MON_PORT the monitor's port [S3 port + 1]
 #   PHOTO_S3_BUCKET   bucket to create [photo-pipeline]
 #   PHOTO_S3_ACCESS_KEY / PHOTO_S3_SECRET_KEY  the user's keys [photo / photo-secret]
@@ -36,11 +39,12 @@ BUCKET=${PHOTO_S3_BUCKET:-photo-pipeline}
 ACCESS_KEY=${PHOTO_S3_ACCESS_KEY:-photo}
 SECRET_KEY=${PHOTO_S3_SECRET_KEY:-photo-secret}
 MEMORY_MB=${PHOTO_S3_MEMORY_MB:-2048}
+BIND=${PHOTO_S3_BIND:-127.0.0.1}
 
 mkdir -p "$D"
 D=$(cd "$D" && pwd)
 CONF=$D/ceph.conf
-ENDPOINT=http://127.0.0.1:$PORT
+if [ "$BIND" = 0.0.0.0 ]; then ENDPOINT=http://127.0.0.1:$PORT; else ENDPOINT=http://$BIND:$PORT; fi
 
 log() { echo "s3.sh[$PORT]: $*" >&2; }
 ceph_cli() { timeout 20 ceph -c "$CONF" --name client.admin "$@"; }
@@ -81,12 +85,24 @@ admin socket = $D/run/\$name.asok
 public addr = 127.0.0.1
 osd objectstore = memstore
 memstore device bytes = $((MEMORY_MB * 1048576))
+# Logs at level 0: per-request log lines cost the gateway measurable CPU.
+debug rgw = 0/0
+debug ms = 0/0
+debug osd = 0/0
+debug mon = 0/0
+debug paxos = 0/0
+debug objecter = 0/0
+debug rados = 0/0
 [mon.a]
 mon data = $D/mon
 [osd.0]
 osd data = $D/osd0
 [client.rgw]
-rgw frontends = beast endpoint=127.0.0.1:$PORT
+rgw frontends = beast endpoint=$BIND:$PORT
+rgw enable ops log = false
+rgw enable usage log = false
+# Hundreds of request threads by default: memory, not speed, on 2 cores.
+rgw thread pool size = 64
 # Tests shrink the multipart threshold to exercise multipart upload with
 # small objects; S3's own 5 MiB minimum would make that slow.
 rgw multipart min part size = 65536

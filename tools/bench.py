@@ -17,7 +17,8 @@ generator itself, and the rejected counts; it does not wait for events.
 (--db) and that the `resize` queue grew by exactly the accepted count.
 
 Processes are found from var/run/*.pid (and the RabbitMQ beam from
-var/rabbitmq); only loopback is contacted; it stops by itself.
+var/rabbitmq, the S3 gateway's daemons from var/s3/run); only loopback is
+contacted; it stops by itself.
 """
 import argparse
 import glob
@@ -64,6 +65,13 @@ def find_processes(var_dir):
         try:
             procs[name] = int(open(f).read().strip())
         except ValueError:
+            pass
+    # The S3 gateway of PHOTO_STORAGE=s3 (scripts/s3.sh): its CPU is part of
+    # what an image costs.
+    for daemon, name in (("mon.a", "s3-mon"), ("osd.0", "s3-osd"), ("client.rgw", "s3-gateway")):
+        try:
+            procs[name] = int(open(os.path.join(var_dir, "s3", "run", daemon + ".pid")).read().strip())
+        except (OSError, ValueError):
             pass
     for f in glob.glob(os.path.join(var_dir, "rabbitmq", "*.pid")):
         try:

@@ -30,6 +30,7 @@ void RegisterApi(CLI::App& app, CommonSettings* s, int* exit_code);
 void RegisterWorker(CLI::App& app, CommonSettings* s, int* exit_code);
 void RegisterEvents(CLI::App& app, CommonSettings* s, int* exit_code);
 void RegisterDlq(CLI::App& app, CommonSettings* s, int* exit_code);
+void RegisterSweep(CLI::App& app, CommonSettings* s, int* exit_code);
 
 // SIGINT/SIGTERM handling for the services: BlockStopSignals() before any
 // thread starts (threads inherit the mask), then WaitForStopSignal() returns

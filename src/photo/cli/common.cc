@@ -12,7 +12,8 @@
 namespace photo::cli {
 
 void AddCommonOptions(CLI::App* cmd, CommonSettings* s) {
-  cmd->add_option("--amqp-url", s->amqp_url, "RabbitMQ URL (amqp:// or amqps://)")
+  cmd->add_option("--amqp-url", s->amqp_url,
+                  "RabbitMQ URL (amqp:// or amqps://), or a comma list of one per cluster node")
       ->envname("PHOTO_PIPELINE_AMQP_URL")
       ->capture_default_str();
   cmd->add_option("--data-dir", s->data_dir, "Originals, renditions and the embedded database")

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   photo::cli::RegisterWorker(app, &settings, &exit_code);
   photo::cli::RegisterEvents(app, &settings, &exit_code);
   photo::cli::RegisterDlq(app, &settings, &exit_code);
+  photo::cli::RegisterSweep(app, &settings, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,6 +2,7 @@
 // per --concurrency slot), each running worker::HandleJob on its job thread.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include "photo/http/metrics.h"
 #include "photo/image/vips.h"
 #include "photo/storage/storage_factory.h"
+#include "photo/similar/store_index.h"
 #include "photo/store/status_store.h"
 #include "photo/worker/job_handler.h"
 #include "photo/worker/staging.h"
@@ -164,6 +166,18 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
   pipeline::Layout layout(s.data_dir);
   worker::JobContext ctx{store->get(), &layout, config.get(), worker::FaultInjection::FromEnv()};
   ctx.max_redeliveries = args.max_redeliveries;
+  // Detect lists the earlier near-duplicates of each image: the hash index
+  // is read from the store now, then kept in step.
+  std::unique_ptr<similar::StoreHashIndex> hashes;
+  if (std::find(args.stages.begin(), args.stages.end(), "detect") != args.stages.end()) {
+    hashes = std::make_unique<similar::StoreHashIndex>(**store);
+    if (Status st = hashes->CatchUp(); !st.ok()) {
+      PrintError(st.reason(), st.message());
+      return 2;
+    }
+    spdlog::info("similar-photo index: {} hashes", hashes->index().size());
+    ctx.similar = hashes.get();
+  }
   if (!(*blobs)->LocalPath("images").has_value()) {
     ctx.remote_blobs = blobs->get();
     ctx.scratch_dir = (*scratch)->dir();

@@ -29,6 +29,7 @@ bool ValidInput(const cv::Mat& bgr, cv::Size target) {
 }  // namespace
 
 cv::Size CropBoxSize(cv::Size image, cv::Size target) {
+  if (image.width <= 0 || image.height <= 0 || target.width <= 0 || target.height <= 0) return {0, 0};
   // Compare the aspect ratios exactly (integers), then round the free side.
   const long long wide = 1LL * image.width * target.height, tall = 1LL * image.height * target.width;
   if (wide >= tall) {

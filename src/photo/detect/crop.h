@@ -31,7 +31,7 @@ struct CropChoice {
   int faces = 0;       // faces wholly inside `box`
 };
 
-// The largest box of target's aspect ratio inside `image`, at the origin.
+// The largest box of target's aspect ratio inside `image` (0x0 when either is empty).
 cv::Size CropBoxSize(cv::Size image, cv::Size target);
 
 // The face-keeping box, or nullopt when there are no (non-empty) faces.

@@ -434,9 +434,11 @@ Status ValidateRenditionSpecs(std::span<const RenditionSpec> specs) {
   if (specs.empty()) return bad("no renditions configured");
   std::set<std::string> names;
   for (const RenditionSpec& s : specs) {
-    if (s.name.empty() || s.name == "original" ||
+    // "similar" is the route GET /images/{id}/similar, which would hide it.
+    if (s.name.empty() || s.name == "original" || s.name == "similar" ||
         s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos) {
-      return bad("rendition name must be [a-z0-9_-]+ and not 'original': '" + s.name + "'");
+      return bad("rendition name must be [a-z0-9_-]+ and not 'original' or 'similar': '" + s.name +
+                 "'");
     }
     if (!names.insert(s.name).second) return bad("duplicate rendition name '" + s.name + "'");
     if (s.long_edge < 16 || s.long_edge > 16384) {

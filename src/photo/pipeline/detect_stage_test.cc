@@ -180,6 +180,7 @@ TEST(CropSpecTest, ParsesBoxesAndRejectsMismatches) {
   EXPECT_FALSE((*s)[0].watermark);
   EXPECT_FALSE((*s)[1].is_crop());
   for (const char* bad : {"sq:320x320:jpeg:80", "sq:320:jpeg:80:crop", "sq:8x8:jpeg:80:crop",
+                          "similar:320x320:jpeg:80:crop",
                           "sq:320xabc:jpeg:80:crop", "sq:320x320:jpeg:80:zoom"}) {
     auto b = ParseRenditions(bad);
     ASSERT_FALSE(b.ok()) << bad;

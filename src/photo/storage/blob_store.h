@@ -31,6 +31,7 @@ struct BlobInfo {
 struct ListEntry {
   std::string key;
   std::uint64_t size = 0;
+  std::int64_t modified_unix_ms = 0;  // when the blob was last written
 };
 
 // Bytes [first, last] (inclusive, like HTTP's Range); no `last` = to the end.

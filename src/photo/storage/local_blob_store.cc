@@ -133,7 +133,10 @@ Result<std::vector<ListEntry>> LocalBlobStore::List(const std::string& prefix) {
     if (!it->is_regular_file(ec)) continue;
     std::string key = it->path().lexically_relative(root_).generic_string();
     if (!key.starts_with(prefix)) continue;
-    out.push_back({std::move(key), static_cast<std::uint64_t>(it->file_size(ec))});
+    struct stat st {};
+    if (::stat(it->path().c_str(), &st) != 0) continue;  // removed meanwhile
+    out.push_back({std::move(key), static_cast<std::uint64_t>(st.st_size),
+                   static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000});
   }
   if (ec) return UnavailableError("io_error", "list " + dir.string() + ": " + ec.message());
   std::sort(out.begin(), out.end(),

@@ -15,6 +15,9 @@ namespace {
 
 using Kind = Outcome::Kind;
 
+// detections.duplicates lists at most this many, nearest first.
+constexpr std::size_t kMaxDuplicates = 20;
+
 double ThreadCpuMs() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -83,12 +86,24 @@ Status PipelineConfig::LoadFromEnv() {
   RETURN_IF_ERROR(resize.LoadFromEnv());
   RETURN_IF_ERROR(watermark.LoadFromEnv());
   RETURN_IF_ERROR(detect.LoadFromEnv());
+  if (const char* v = std::getenv("PHOTO_PIPELINE_DUPLICATE_DISTANCE"); v && *v) {
+    char* end = nullptr;
+    const long n = std::strtol(v, &end, 10);
+    if (*end != '\0' || n < 0 || n > 32) {
+      return InvalidArgumentError("invalid_config", std::string("PHOTO_PIPELINE_DUPLICATE_DISTANCE='") +
+                                                        v + "': expected 0..32");
+    }
+    duplicate_distance = static_cast<int>(n);
+  }
   return Validate();
 }
 
 Status PipelineConfig::Validate() const {
   RETURN_IF_ERROR(resize.Validate());
   RETURN_IF_ERROR(watermark.Validate());
+  if (duplicate_distance < 0 || duplicate_distance > 32) {
+    return InvalidArgumentError("invalid_config", "PHOTO_PIPELINE_DUPLICATE_DISTANCE must be 0..32");
+  }
   return detect.Validate();
 }
 
@@ -226,6 +241,19 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
   } else if (stage == broker::kDetectQueue) {
     auto r = pipeline::RunDetectAndCrop(ctx.config->detect, *layout, id, rec.renditions,
                                         ctx.config->resize.renditions);
+    if (r && ctx.similar != nullptr) {
+      // Earlier images that look the same; a store that cannot answer now
+      // is retried like any store trouble.
+      auto dups = ctx.similar->Similar(r->detections.phash, ctx.config->duplicate_distance,
+                                       kMaxDuplicates, id);
+      if (dups.ok()) {
+        for (similar::Match& m : *dups) {
+          r->detections.duplicates.push_back({std::move(m.id), m.distance});
+        }
+      } else {
+        r = dups.error().WithContext("looking for duplicates of " + id);
+      }
+    }
     if (r) {
       detections = std::move(r->detections);
       // Face-aware crops join the renditions made so far.
@@ -289,6 +317,9 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
     return Status::Ok();
   });
   if (!done) return StoreTrouble(done.error());
+  // Files this image's hash at once (the next detect job in this process may
+  // be its copy); other processes get it from the store.
+  if (ctx.similar != nullptr && detections) ctx.similar->Add(id, detections->phash);
   out.publish.push_back(NextMessage(stage, *done));
   if (!NextStage(stage) && done->completed_at_ms)
     out.upload_to_final_ms = static_cast<double>(*done->completed_at_ms - done->created_at_ms);

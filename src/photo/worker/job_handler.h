@@ -18,6 +18,7 @@
 #include "photo/pipeline/layout.h"
 #include "photo/pipeline/resize_stage.h"
 #include "photo/pipeline/watermark_stage.h"
+#include "photo/similar/store_index.h"
 #include "photo/storage/blob_store.h"
 #include "photo/store/status_store.h"
 
@@ -27,6 +28,9 @@ struct PipelineConfig {
   pipeline::ResizeConfig resize;
   pipeline::WatermarkConfig watermark;
   pipeline::DetectConfig detect;
+  // PHOTO_PIPELINE_DUPLICATE_DISTANCE (0..32): an earlier image whose pHash
+  // is within this many bits is listed in detections.duplicates.
+  int duplicate_distance = similar::kDefaultDuplicateDistance;
 
   Status LoadFromEnv();
   Status Validate() const;
@@ -56,6 +60,10 @@ struct JobContext {
   // stages read and write `layout`'s data dir in place (local storage).
   storage::BlobStore* remote_blobs = nullptr;
   std::filesystem::path scratch_dir = {};
+  // The pHash index over the store: the detect stage lists the earlier
+  // near-duplicates it finds there and files its own hash. Null: no
+  // duplicates are looked for (detections.duplicates stays empty).
+  similar::StoreHashIndex* similar = nullptr;
 };
 
 struct Delivery {

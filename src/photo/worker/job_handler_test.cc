@@ -1,6 +1,7 @@
 #include "photo/worker/job_handler.h"
 
 #include <gtest/gtest.h>
+#include <vips/vips8>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -120,6 +121,41 @@ TEST_F(JobHandlerTest, CropRenditionIsMadeByDetectAndRecordedWithItsBox) {
   ASSERT_EQ(rec->detections->crops.size(), 1u);
   EXPECT_EQ(rec->detections->crops[0].rendition, "square");
   EXPECT_EQ(rec->detections->crops[0].height, 960);  // the largest square of the 1280x960 medium
+}
+
+TEST_F(JobHandlerTest, ANearDuplicateUploadListsTheEarlierImage) {
+  similar::StoreHashIndex hashes(store_);
+  ctx_.similar = &hashes;
+  auto process = [&](const std::string& bytes) {
+    std::string id = AddImage(bytes);
+    for (const char* stage : {"resize", "watermark", "detect"}) {
+      EXPECT_EQ(HandleJob(ctx_, Job(id, stage)).kind, Kind::kAck) << stage;
+    }
+    return id;
+  };
+  const std::string data = "/usr/lib/python3/dist-packages/skimage/data/";
+  auto astronaut = ReadFile(data + "astronaut.png");
+  auto coffee = ReadFile(data + "coffee.png");
+  ASSERT_TRUE(astronaut.ok() && coffee.ok()) << "install python3-skimage (scripts/setup.sh)";
+  const std::string first = process(*astronaut);
+  const std::string other = process(*coffee);
+  // The same photo, smaller and recompressed, uploaded later.
+  void* buf = nullptr;
+  size_t len = 0;
+  vips::VImage::new_from_buffer(*astronaut, "")
+      .thumbnail_image(300)
+      .write_to_buffer(".jpg", &buf, &len, vips::VImage::option()->set("Q", 60));
+  const std::string copy_bytes(static_cast<char*>(buf), len);
+  g_free(buf);
+  const std::string copy = process(copy_bytes);
+
+  auto rec = store_.Get(copy);
+  ASSERT_TRUE(rec.ok());
+  ASSERT_EQ(rec->detections->duplicates.size(), 1u);
+  EXPECT_EQ(rec->detections->duplicates[0].id, first);
+  EXPECT_LE(rec->detections->duplicates[0].distance, config_.duplicate_distance);
+  EXPECT_TRUE(store_.Get(other)->detections->duplicates.empty());
+  EXPECT_TRUE(store_.Get(first)->detections->duplicates.empty());  // nothing earlier
 }
 
 TEST_F(JobHandlerTest, RedeliveryOfCompletedStageDoesNoWorkAndReemitsSameMessage) {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "photo/storage/local_blob_store.h"
+#include "photo/worker/orphans.h"
 #include "photo/worker/testing/staging_suite.h"
 
 namespace photo::worker {
@@ -50,6 +51,42 @@ TEST(ScratchRoot, RemovesFoldersOfDeadWorkersAndKeepsLiveOnes) {
   }
   EXPECT_FALSE(fs::exists(root / std::to_string(::getpid())));
   ::close(live);
+  fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace photo::worker
+
+namespace photo::worker {
+namespace {
+
+TEST(SweepOrphans, DeletesOnlyOldBlobsOfImagesWithoutRecords) {
+  const fs::path root = fs::temp_directory_path() / ("photo_sweep_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  storage::LocalBlobStore blobs(root);
+  store::MemoryStatusStore records;
+  const pipeline::Layout keys("");
+  const std::string kept = NewImageId(), orphan = NewImageId();
+  ASSERT_TRUE(records.Create(store::NewRecord(kept, "a.jpg", NowUnixMillis())).ok());
+  for (const std::string& id : {kept, orphan}) {
+    ASSERT_TRUE(blobs.Put(keys.Original(id).generic_string(), "x").ok());
+    ASSERT_TRUE(blobs.Put((keys.ImageDir(id) / "thumb.jpg").generic_string(), "y").ok());
+  }
+  const std::int64_t now = NowUnixMillis();
+  // Too young: an upload in flight stores its original before its record.
+  auto young = SweepOrphans(blobs, records, now, 3'600'000, false);
+  ASSERT_TRUE(young.ok());
+  EXPECT_TRUE(young->orphan_ids.empty());
+  auto dry = SweepOrphans(blobs, records, now + 7'200'000, 3'600'000, true);
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->orphan_ids, std::vector<std::string>{orphan});
+  EXPECT_EQ(dry->blobs_deleted, 0);
+  auto swept = SweepOrphans(blobs, records, now + 7'200'000, 3'600'000, false);
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(swept->images_seen, 2);
+  EXPECT_EQ(swept->blobs_deleted, 2);
+  EXPECT_FALSE(blobs.Head(keys.Original(orphan).generic_string()).ok());
+  EXPECT_TRUE(blobs.Head(keys.Original(kept).generic_string()).ok());
   fs::remove_all(root);
 }
 

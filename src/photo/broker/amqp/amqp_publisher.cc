@@ -74,6 +74,7 @@ Status AmqpPublisher::EnsureConnectedLocked(bool ignore_gate) {
     }
     conn_ = std::move(opened).value();
     ++stats_.connects;
+    stats_.node = conn_->node();
     if (options_.declare_topology) {
       Status s = DeclareTopology(*conn_, config_);
       if (!s.ok()) {

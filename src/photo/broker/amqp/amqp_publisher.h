@@ -73,6 +73,7 @@ class AmqpPublisher : public Publisher {
     std::uint64_t returned = 0;
     std::uint64_t timeouts = 0;
     std::uint64_t connects = 0;
+    std::string node;  // "host:port" of the latest connection (not summed by the pool)
   };
   Stats stats() const;
 

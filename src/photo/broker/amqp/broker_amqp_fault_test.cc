@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "photo/broker/amqp/amqp_publisher.h"
+#include "photo/broker/amqp/connection.h"
 #include "photo/broker/amqp/consumer_loop.h"
 #include "photo/broker/amqp/publisher_pool.h"
 #include "photo/broker/amqp/testing.h"
@@ -199,6 +202,72 @@ void RestartScenario(const std::string& how) {
   EXPECT_EQ(first->message_id, "0");
   // Classic queues flag messages recovered after a crash, not after a clean stop.
   EXPECT_EQ(first->redelivered, how == "kill9");
+}
+
+// PHOTO_PIPELINE_AMQP_URL with two nodes (this test's private node and the
+// shared one; not a cluster, so each has its own queues, declared on
+// connect): kill -9 the node a consumer and a publisher are connected to and
+// both carry on on the other node by themselves.
+TEST_F(FaultTest, NodeListFailsOverWhenItsNodeDies) {
+  AmqpConfig c = TestConfig();
+  const std::string shared = PHOTO_TEST_SHARED_AMQP_URL;
+  c.url = testing::TestUrl() + "," + shared;
+  const std::string doomed = NodeName(*ParseAmqpUrl(testing::TestUrl()));
+  const std::string survivor = NodeName(*ParseAmqpUrl(shared));
+  const std::string stage = UniqueName("failover");
+  c.stages = {stage};  // the publisher declares the stage on whichever node it reaches
+
+  // Connections start at a random node: make the ones under test start on
+  // the doomed node (each try is a coin toss).
+  std::atomic<int> handled{0};
+  std::unique_ptr<ConsumerLoop> loop;
+  std::jthread runner;
+  for (int i = 0; i < 20 && (!loop || loop->stats().node != doomed); ++i) {
+    if (runner.joinable()) {
+      runner.request_stop();
+      runner.join();
+    }
+    ConsumerOptions o;
+    o.queue = stage;
+    loop = std::make_unique<ConsumerLoop>(c, o, [&](const Delivery&, std::stop_token) {
+      ++handled;
+      return Disposition::Ack();
+    });
+    runner = std::jthread([l = loop.get()](std::stop_token st) { (void)l->Run(st); });
+    ASSERT_TRUE(WaitFor([&] { return loop->consuming(); }, 10s));
+  }
+  ASSERT_EQ(loop->stats().node, doomed);
+  std::unique_ptr<AmqpPublisher> pub;
+  for (int i = 0; i < 20 && (!pub || pub->stats().node != doomed); ++i) {
+    pub = std::make_unique<AmqpPublisher>(c);
+    ASSERT_TRUE(pub->Connect().ok());
+  }
+  ASSERT_EQ(pub->stats().node, doomed);
+  ASSERT_TRUE(pub->Publish(ToQueue(stage, "before")).ok());
+  ASSERT_TRUE(WaitFor([&] { return handled.load() == 1; }, 5s));
+
+  ASSERT_EQ(testing::RabbitmqScript("kill9 >/dev/null 2>&1"), 0);
+  const auto killed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor([&] { return pub->Publish(ToQueue(stage, "after")).ok(); }, 15s));
+  ASSERT_TRUE(WaitFor([&] { return handled.load() == 2; }, 15s));
+  std::printf("[ failover ] publisher and consumer on %s %lld ms after the kill\n",
+              survivor.c_str(),
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - killed)
+                                         .count()));
+  EXPECT_EQ(pub->stats().node, survivor);
+  EXPECT_EQ(loop->stats().node, survivor);
+  // The dead node is remembered: new connections go straight to the
+  // survivor instead of paying for the dead one first.
+  for (int i = 0; i < 5; ++i) {
+    auto conn = Connection::Open(c, "test-failover");
+    ASSERT_TRUE(conn.ok()) << conn.error().ToString();
+    EXPECT_EQ((*conn)->node(), survivor);
+  }
+  runner.request_stop();
+  runner.join();
+  pub.reset();
+  ASSERT_EQ(testing::RabbitmqScript("start >/dev/null 2>&1"), 0);
 }
 
 TEST_F(FaultTest, GracefulBrokerRestart) { RestartScenario("restart"); }

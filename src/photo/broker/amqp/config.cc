@@ -73,7 +73,9 @@ Result<AmqpUrl> ParseAmqpUrl(std::string_view url) {
   return out;
 }
 
-std::string RedactUrl(std::string_view url) {
+namespace {
+
+std::string RedactOne(std::string_view url) {
   auto scheme = url.find("://");
   auto at = url.rfind('@');
   if (scheme == std::string_view::npos || at == std::string_view::npos || at < scheme) {
@@ -82,6 +84,60 @@ std::string RedactUrl(std::string_view url) {
   auto colon = url.find(':', scheme + 3);
   if (colon == std::string_view::npos || colon > at) return std::string(url);
   return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+}
+
+}  // namespace
+
+std::string RedactUrl(std::string_view url) {
+  std::string out;
+  bool first = true;
+  for (std::string_view part : Split(url, ',')) {
+    if (!first) out += ',';
+    first = false;
+    out += RedactOne(part);
+  }
+  return out;
+}
+
+Result<std::vector<AmqpUrl>> ParseAmqpUrls(std::string_view urls) {
+  std::vector<AmqpUrl> out;
+  for (std::string_view part : Split(urls, ',')) {
+    part = Trim(part);
+    if (part.empty())
+      return InvalidArgumentError("bad_amqp_url",
+                                  "empty entry in the AMQP URL list: " + RedactUrl(urls));
+    ASSIGN_OR_RETURN(AmqpUrl u, ParseAmqpUrl(part));
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+std::string NodeName(const AmqpUrl& url) { return url.host + ":" + std::to_string(url.port); }
+
+std::vector<std::size_t> ConnectOrder(std::size_t n, std::size_t start,
+                                      const std::vector<bool>& recently_failed) {
+  std::vector<std::size_t> healthy, failed;
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = (start + k) % n;
+    const bool bad = i < recently_failed.size() && recently_failed[i];
+    (bad ? failed : healthy).push_back(i);
+  }
+  healthy.insert(healthy.end(), failed.begin(), failed.end());
+  return healthy;
+}
+
+Result<QueueType> ParseQueueType(std::string_view text) {
+  text = Trim(text);
+  if (text == "classic") return QueueType::kClassic;
+  if (text == "quorum") return QueueType::kQuorum;
+  return InvalidArgumentError("bad_setting",
+                              "PHOTO_PIPELINE_QUEUE_TYPE must be 'classic' or "
+                              "'quorum', got '" +
+                                  std::string(text) + "'");
+}
+
+const char* QueueTypeName(QueueType type) {
+  return type == QueueType::kQuorum ? "quorum" : "classic";
 }
 
 Result<std::vector<std::chrono::milliseconds>> ParseRetryDelays(std::string_view text) {
@@ -104,6 +160,12 @@ Result<AmqpConfig> AmqpConfig::FromEnv(AmqpConfig base) {
   AmqpConfig c = std::move(base);
   if (const char* v = Env("PHOTO_PIPELINE_AMQP_URL")) c.url = v;
   long long n = 0;
+  if (const char* v = Env("PHOTO_PIPELINE_QUEUE_TYPE")) {
+    ASSIGN_OR_RETURN(c.queue_type, ParseQueueType(v));
+  }
+  n = c.delivery_limit;
+  RETURN_IF_ERROR(EnvInt("PHOTO_PIPELINE_AMQP_DELIVERY_LIMIT", 1, 1000000, n));
+  c.delivery_limit = static_cast<int>(n);
   n = c.heartbeat_s;
   RETURN_IF_ERROR(EnvInt("PHOTO_PIPELINE_AMQP_HEARTBEAT", 0, 3600, n));
   c.heartbeat_s = static_cast<int>(n);
@@ -148,7 +210,9 @@ Result<AmqpConfig> AmqpConfig::FromEnv(AmqpConfig base) {
 Result<AmqpConfig> AmqpConfig::FromEnv() { return FromEnv(AmqpConfig{}); }
 
 Status AmqpConfig::Validate() const {
-  RETURN_IF_ERROR(ParseAmqpUrl(url).status());
+  RETURN_IF_ERROR(ParseAmqpUrls(url).status());
+  if (delivery_limit < 1)
+    return InvalidArgumentError("bad_setting", "delivery limit must be at least 1");
   if (heartbeat_s < 0 || heartbeat_s > 3600)
     return InvalidArgumentError("bad_setting", "heartbeat must be in [0, 3600] s");
   if (prefetch < 1 || prefetch > 65535)

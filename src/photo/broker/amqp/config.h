@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,8 +30,32 @@ struct AmqpUrl {
 // kInvalidArgument("bad_amqp_url") otherwise. Never echoes the password.
 Result<AmqpUrl> ParseAmqpUrl(std::string_view url);
 
-// The URL with the password replaced by "***", for logs.
+// PHOTO_PIPELINE_AMQP_URL: one URL or several, comma-separated, one per node
+// of a cluster ("amqp://u:p@10.0.0.1:5672/,amqp://u:p@10.0.0.2:5672/").
+// Every entry is a full URL (credentials and vhost may differ per node);
+// blanks around commas are ignored. kInvalidArgument("bad_amqp_url") if any
+// entry is bad or empty, or the list is empty. Never echoes a password.
+Result<std::vector<AmqpUrl>> ParseAmqpUrls(std::string_view urls);
+
+// The URL (or comma list of URLs) with every password replaced by "***".
 std::string RedactUrl(std::string_view url);
+
+// "host:port" of a parsed URL, for logs and per-node bookkeeping.
+std::string NodeName(const AmqpUrl& url);
+
+// The order in which to try `n` nodes: a rotation starting at `start`
+// (callers pick it at random so that processes spread over the cluster),
+// with the nodes flagged in `recently_failed` moved to the end (in rotation
+// order), so a dead node costs a connect timeout only once it is the last
+// hope. `recently_failed` has n entries (or is empty: none failed).
+std::vector<std::size_t> ConnectOrder(std::size_t n, std::size_t start,
+                                      const std::vector<bool>& recently_failed);
+
+// Queue type of the stage, retry, parking and subscriber queues.
+enum class QueueType { kClassic, kQuorum };
+// "classic" | "quorum" (case-sensitive, as RabbitMQ spells them).
+Result<QueueType> ParseQueueType(std::string_view text);
+const char* QueueTypeName(QueueType type);
 
 // "1000,5000,30000" -> {1000ms, 5000ms, 30000ms}. Empty string -> no retry
 // steps (every Retry parks). kInvalidArgument("bad_retry_delays") on
@@ -38,7 +63,17 @@ std::string RedactUrl(std::string_view url);
 Result<std::vector<std::chrono::milliseconds>> ParseRetryDelays(std::string_view text);
 
 struct AmqpConfig {
+  // One node or a comma list of nodes (ParseAmqpUrls); connections start at a
+  // random node and fail over to the others.
   std::string url = kDefaultAmqpUrl;  // PHOTO_PIPELINE_AMQP_URL
+  // classic: a single node (the default). quorum: replicated Raft queues on a
+  // 3+ node cluster, with x-delivery-limit as a broker-side crash-loop
+  // backstop. The type of an existing queue cannot change (docs/broker.md).
+  QueueType queue_type = QueueType::kClassic;  // PHOTO_PIPELINE_QUEUE_TYPE
+  // Quorum work queues only: deliveries of one message (counting those
+  // returned by a consumer that died or lost its connection) after which the
+  // broker dead-letters it to <stage>.parking instead of redelivering it.
+  int delivery_limit = 10;  // PHOTO_PIPELINE_AMQP_DELIVERY_LIMIT
   // Negotiated heartbeat; 0 disables (not recommended).
   int heartbeat_s = 30;                             // PHOTO_PIPELINE_AMQP_HEARTBEAT
   std::chrono::milliseconds connect_timeout{5000};  // PHOTO_PIPELINE_AMQP_CONNECT_TIMEOUT_MS

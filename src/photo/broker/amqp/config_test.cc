@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
+
 #include "photo/broker/amqp/backoff.h"
 
 namespace photo::broker::amqp {
@@ -58,6 +60,77 @@ TEST(RedactUrl, HidesOnlyThePassword) {
   EXPECT_EQ(RedactUrl("amqp://user@h/"), "amqp://user@h/");
 }
 
+TEST(ParseAmqpUrls, OneNodeIsAListOfOne) {
+  auto u = ParseAmqpUrls(kDefaultAmqpUrl);
+  ASSERT_TRUE(u.ok()) << u.error().ToString();
+  ASSERT_EQ(u->size(), 1u);
+  EXPECT_EQ(NodeName((*u)[0]), "127.0.0.1:5672");
+}
+
+TEST(ParseAmqpUrls, CommaListOfFullUrlsWithBlanks) {
+  auto u = ParseAmqpUrls(
+      "amqp://a:b@198.18.0.1:5672/v, amqp://a:b@198.18.0.2:5673/v ,amqps://c:d@rabbit3/%2f");
+  ASSERT_TRUE(u.ok()) << u.error().ToString();
+  ASSERT_EQ(u->size(), 3u);
+  EXPECT_EQ(NodeName((*u)[0]), "198.18.0.1:5672");
+  EXPECT_EQ((*u)[0].vhost, "v");
+  EXPECT_EQ(NodeName((*u)[1]), "198.18.0.2:5673");
+  EXPECT_EQ((*u)[2].host, "rabbit3");
+  EXPECT_TRUE((*u)[2].tls);
+  EXPECT_EQ((*u)[2].port, 5671);
+  EXPECT_EQ((*u)[2].user, "c");
+  EXPECT_EQ((*u)[2].vhost, "/");
+}
+
+TEST(ParseAmqpUrls, AnyBadOrEmptyEntryFailsWithoutLeakingPasswords) {
+  for (const char* bad : {"amqp://u:topsecret@h1/,", ",amqp://u:topsecret@h1/",
+                          "amqp://u:topsecret@h1/,,amqp://u:topsecret@h2/",
+                          "amqp://u:topsecret@h1/,http://u:topsecret@h2/", "", " , "}) {
+    auto u = ParseAmqpUrls(bad);
+    ASSERT_FALSE(u.ok()) << bad;
+    EXPECT_EQ(u.error().reason(), "bad_amqp_url") << bad;
+    EXPECT_EQ(u.error().message().find("topsecret"), std::string::npos) << u.error().message();
+  }
+  AmqpConfig c;
+  c.url = "amqp://h1/,amqp://h2:notaport/";
+  EXPECT_EQ(c.Validate().reason(), "bad_amqp_url");
+  c.url = "amqp://h1/,amqp://h2:5673/";
+  EXPECT_TRUE(c.Validate().ok());
+}
+
+TEST(RedactUrl, HidesEveryPasswordOfAList) {
+  EXPECT_EQ(RedactUrl("amqp://u:p1@h1/,amqp://u:p2@h2/,amqp://h3/"),
+            "amqp://u:***@h1/,amqp://u:***@h2/,amqp://h3/");
+}
+
+TEST(ConnectOrder, RotatesFromTheStartAndPutsRecentFailuresLast) {
+  using V = std::vector<std::size_t>;
+  EXPECT_EQ(ConnectOrder(1, 0, {}), V({0}));
+  EXPECT_EQ(ConnectOrder(3, 0, {}), V({0, 1, 2}));
+  EXPECT_EQ(ConnectOrder(3, 2, {}), V({2, 0, 1}));
+  EXPECT_EQ(ConnectOrder(3, 1, {false, true, false}), V({2, 0, 1}));
+  EXPECT_EQ(ConnectOrder(3, 0, {true, false, true}), V({1, 0, 2}));
+  EXPECT_EQ(ConnectOrder(3, 2, {true, true, true}), V({2, 0, 1}));
+  // Every start covers every node exactly once.
+  for (std::size_t start = 0; start < 5; ++start) {
+    V order = ConnectOrder(5, start, {false, true, false, false, true});
+    std::sort(order.begin(), order.end());
+    EXPECT_EQ(order, V({0, 1, 2, 3, 4}));
+  }
+}
+
+TEST(ParseQueueType, ClassicQuorumOrError) {
+  EXPECT_EQ(*ParseQueueType("classic"), QueueType::kClassic);
+  EXPECT_EQ(*ParseQueueType(" quorum"), QueueType::kQuorum);
+  for (const char* bad : {"", "Quorum", "stream", "mirrored"}) {
+    auto t = ParseQueueType(bad);
+    ASSERT_FALSE(t.ok()) << bad;
+    EXPECT_EQ(t.error().reason(), "bad_setting");
+    EXPECT_NE(t.error().message().find("PHOTO_PIPELINE_QUEUE_TYPE"), std::string::npos);
+  }
+  EXPECT_STREQ(QueueTypeName(QueueType::kQuorum), "quorum");
+}
+
 TEST(ParseRetryDelays, ListsEmptyAndErrors) {
   auto d = ParseRetryDelays("1000, 5000,30000");
   ASSERT_TRUE(d.ok());
@@ -105,6 +178,29 @@ TEST(AmqpConfig, FromEnvOverlaysAndValidates) {
   AmqpConfig defaults;
   EXPECT_TRUE(defaults.Validate().ok());
   EXPECT_EQ(defaults.max_attempts(), 4);
+  EXPECT_EQ(defaults.queue_type, QueueType::kClassic);
+}
+
+TEST(AmqpConfig, FromEnvQueueTypeAndDeliveryLimit) {
+  setenv("PHOTO_PIPELINE_AMQP_URL", "amqp://198.18.0.1/,amqp://198.18.0.2/", 1);
+  setenv("PHOTO_PIPELINE_QUEUE_TYPE", "quorum", 1);
+  setenv("PHOTO_PIPELINE_AMQP_DELIVERY_LIMIT", "5", 1);
+  auto c = AmqpConfig::FromEnv();
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->queue_type, QueueType::kQuorum);
+  EXPECT_EQ(c->delivery_limit, 5);
+  setenv("PHOTO_PIPELINE_QUEUE_TYPE", "stream", 1);
+  EXPECT_EQ(AmqpConfig::FromEnv().error().reason(), "bad_setting");
+  setenv("PHOTO_PIPELINE_QUEUE_TYPE", "classic", 1);
+  setenv("PHOTO_PIPELINE_AMQP_DELIVERY_LIMIT", "0", 1);
+  EXPECT_EQ(AmqpConfig::FromEnv().error().reason(), "bad_setting");
+  setenv("PHOTO_PIPELINE_AMQP_DELIVERY_LIMIT", "5", 1);
+  setenv("PHOTO_PIPELINE_AMQP_URL", "amqp://198.18.0.1/,", 1);
+  EXPECT_EQ(AmqpConfig::FromEnv().error().reason(), "bad_amqp_url");
+  for (const char* v : {"PHOTO_PIPELINE_AMQP_URL", "PHOTO_PIPELINE_QUEUE_TYPE",
+                        "PHOTO_PIPELINE_AMQP_DELIVERY_LIMIT"}) {
+    unsetenv(v);
+  }
 }
 
 TEST(Backoff, GrowsExponentiallyWithinJitterAndCaps) {

@@ -4,9 +4,14 @@
 #include <amqp_framing.h>
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <spdlog/spdlog.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <random>
 #include <vector>
 
 #include "photo/broker/amqp/headers.h"
@@ -51,12 +56,82 @@ bool IsSocketError(int rc) {
   }
 }
 
+// Process-wide memory of which nodes failed lately, shared by every
+// connection of the process: after a node dies, the next connects (of the
+// publisher, the consumer, the pool's members) go to a live node first
+// instead of each paying the dead node's connect timeout.
+class NodeHealth {
+ public:
+  static NodeHealth& Get() {
+    static NodeHealth* health = new NodeHealth();  // never destroyed: used until exit
+    return *health;
+  }
+  std::vector<bool> RecentlyFailed(const std::vector<AmqpUrl>& nodes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<bool> out;
+    for (const AmqpUrl& u : nodes) {
+      auto it = failed_at_.find(NodeName(u));
+      out.push_back(it != failed_at_.end() && now - it->second < kMemory);
+    }
+    return out;
+  }
+  void Failed(const AmqpUrl& u) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failed_at_[NodeName(u)] = std::chrono::steady_clock::now();
+  }
+  void Succeeded(const AmqpUrl& u) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failed_at_.erase(NodeName(u));
+  }
+  std::size_t RandomStart(std::size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_);
+  }
+
+ private:
+  // Long enough to cover a node's restart (10-30 s here), short enough that
+  // a recovered node gets connections again soon.
+  static constexpr std::chrono::seconds kMemory{30};
+  std::mutex mu_;
+  std::map<std::string, std::chrono::steady_clock::time_point> failed_at_;
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
 }  // namespace
 
 Result<std::unique_ptr<Connection>> Connection::Open(const AmqpConfig& config,
                                                      std::string_view role) {
-  ASSIGN_OR_RETURN(AmqpUrl url, ParseAmqpUrl(config.url));
+  ASSIGN_OR_RETURN(std::vector<AmqpUrl> nodes, ParseAmqpUrls(config.url));
+  if (nodes.size() == 1) return OpenNode(config, nodes[0], role);
+  NodeHealth& health = NodeHealth::Get();
+  const std::vector<std::size_t> order =
+      ConnectOrder(nodes.size(), health.RandomStart(nodes.size()), health.RecentlyFailed(nodes));
+  std::string failures;
+  Status last;
+  for (std::size_t i : order) {
+    auto opened = OpenNode(config, nodes[i], role);
+    if (opened.ok()) {
+      health.Succeeded(nodes[i]);
+      (*opened)->node_ = NodeName(nodes[i]);
+      if (!failures.empty()) {
+        spdlog::info("AMQP {}: connected to node {} ({})", role, (*opened)->node_, failures);
+      }
+      return opened;
+    }
+    health.Failed(nodes[i]);
+    last = opened.error();
+    failures += (failures.empty() ? "" : "; ") + last.message();
+  }
+  return Status(last.code(), last.reason(),
+                "none of the " + std::to_string(nodes.size()) + " nodes answered: " + failures);
+}
+
+Result<std::unique_ptr<Connection>> Connection::OpenNode(const AmqpConfig& config,
+                                                         const AmqpUrl& url,
+                                                         std::string_view role) {
   std::unique_ptr<Connection> c(new Connection());
+  c->node_ = NodeName(url);
   c->conn_ = amqp_new_connection();
   if (c->conn_ == nullptr) return InternalError("amqp_oom", "amqp_new_connection failed");
 

@@ -19,11 +19,17 @@ class Connection {
  public:
   static constexpr amqp_channel_t kChannel = 1;
 
-  // Connects (TCP or TLS, per the URL scheme) within config.connect_timeout,
+  // Connects to one node of config.url (a comma list of nodes: a random one
+  // first, nodes that failed in this process lately last, then each other
+  // node in turn; see ConnectOrder). Per node:
+  // connects (TCP or TLS, per the URL scheme) within config.connect_timeout,
   // logs in within config.rpc_timeout advertising connection.blocked and
   // consumer_cancel_notify, and opens channel 1. `role` becomes part of the
   // connection name shown by the broker. kUnavailable("broker_unavailable")
-  // when unreachable; kUnavailable("amqp_login_failed") on refused login.
+  // when unreachable; kUnavailable("amqp_login_failed") on refused login
+  // (with several nodes: the last node's error, every node's in the message).
+  // Back-off between rounds is the caller's (the consumer loop, the
+  // publisher's connect gate): one Open tries every node once.
   static Result<std::unique_ptr<Connection>> Open(const AmqpConfig& config, std::string_view role);
 
   // Closes the channel and the connection politely when healthy (bounded by
@@ -37,6 +43,8 @@ class Connection {
   void MarkBroken() { healthy_ = false; }
   int heartbeat_s() const { return amqp_get_heartbeat(conn_); }
   int sockfd() const { return amqp_get_sockfd(conn_); }
+  // "host:port" of the node this connection is to.
+  const std::string& node() const { return node_; }
 
   // Status of the last synchronous RPC. A channel-level error (404, 406, ...)
   // answers close-ok and reopens channel 1 so the connection stays usable; a
@@ -57,6 +65,9 @@ class Connection {
 
  private:
   Connection() = default;
+  static Result<std::unique_ptr<Connection>> OpenNode(const AmqpConfig& config, const AmqpUrl& url,
+                                                      std::string_view role);
+  std::string node_;
   amqp_connection_state_t conn_ = nullptr;
   bool healthy_ = false;
   bool channel_open_ = false;

@@ -147,10 +147,11 @@ void ConsumerLoop::RunSession(std::stop_token stop, bool& established) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.connects;
+    stats_.node = conn->node();
   }
 
   Status s;
-  if (options_.stage_queues) s = DeclareStage(*conn, options_.stage, config_.retry_delays);
+  if (options_.stage_queues) s = DeclareStage(*conn, options_.stage, config_);
   if (s.ok() && options_.declare) s = options_.declare(*conn);
   if (s.ok()) {
     amqp_basic_qos(c, Connection::kChannel, 0, static_cast<uint16_t>(config_.prefetch), 0);
@@ -180,8 +181,8 @@ void ConsumerLoop::RunSession(std::stop_token stop, bool& established) {
   session_.store(session);
   consuming_.store(true);
   established = true;
-  spdlog::info("AMQP consumer '{}': consuming (prefetch {}, heartbeat {} s)", options_.queue,
-               config_.prefetch, conn->heartbeat_s());
+  spdlog::info("AMQP consumer '{}': consuming (prefetch {}, heartbeat {} s) on {}", options_.queue,
+               config_.prefetch, conn->heartbeat_s(), conn->node());
 
   const int hb = conn->heartbeat_s();
   const int tick_ms = hb > 0 ? std::clamp(hb * 1000 / 4, 100, 1000) : 1000;

@@ -120,6 +120,7 @@ class ConsumerLoop {
     std::uint64_t parked = 0;     // sent to the parking queue / rejected
     std::uint64_t abandoned = 0;  // not acked: connection lost or stop grace over
     std::uint64_t connects = 0;
+    std::string node;  // "host:port" of the latest connection
   };
   Stats stats() const;
 

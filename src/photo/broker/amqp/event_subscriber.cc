@@ -10,7 +10,9 @@ EventSubscriber::EventSubscriber(AmqpConfig config, std::string queue, EventCall
   o.stage_queues = false;
   o.role = "events";
   o.stop_grace = std::chrono::milliseconds(5000);
-  o.declare = [queue](Connection& c) { return DeclareEventQueue(c, queue); };
+  o.declare = [queue, type = config.queue_type](Connection& c) {
+    return DeclareEventQueue(c, queue, type);
+  };
   loop_ = std::make_unique<ConsumerLoop>(
       std::move(config), std::move(o),
       [cb = std::move(callback)](const Delivery& d, std::stop_token) {

@@ -22,18 +22,19 @@ std::string ParkingQueueName(std::string_view stage);
 // "events.<name>": a durable subscriber queue bound to processed_images.
 std::string EventQueueName(std::string_view name);
 
-// Work queue `stage` (durable classic; DLX "" -> <stage>.parking so a
-// reject(requeue=false) parks), its retry queues and its parking queue.
-// If `stage` already exists with other arguments (e.g. declared by the old
-// Python system), it is used as it is and a warning is logged.
-Status DeclareStage(Connection& c, std::string_view stage,
-                    const std::vector<std::chrono::milliseconds>& retry_delays);
+// Work queue `stage` (durable, of config.queue_type; DLX "" -> <stage>.parking
+// so a reject(requeue=false) parks; quorum: x-delivery-limit too), its retry
+// queues (one per config.retry_delays) and its parking queue. If a queue
+// already exists with other arguments (e.g. declared by the old Python
+// system, or of the other type), it is used as it is and a warning (an error
+// for a type mismatch) is logged.
+Status DeclareStage(Connection& c, std::string_view stage, const AmqpConfig& config);
 
 // The fanout exchange processed_images (durable).
 Status DeclareEventsExchange(Connection& c);
 
-// A durable queue `queue` bound to processed_images.
-Status DeclareEventQueue(Connection& c, std::string_view queue);
+// A durable queue `queue` of `type` bound to processed_images.
+Status DeclareEventQueue(Connection& c, std::string_view queue, QueueType type);
 
 // Everything: exchange, every config.stages, every config.event_queues.
 Status DeclareTopology(Connection& c, const AmqpConfig& config);

@@ -108,12 +108,14 @@ TEST(S3Xml, ParsesErrorsAndListings) {
   auto page = ParseListObjectsV2(
       "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
       "<IsTruncated>true</IsTruncated><NextContinuationToken>tok</NextContinuationToken>"
-      "<Contents><Key>a/b &amp; c</Key><Size>12</Size></Contents>"
+      "<Contents><Key>a/b &amp; c</Key><LastModified>2026-12-05T20:28:34.027Z</LastModified>"
+      "<Size>12</Size></Contents>"
       "<Contents><Key>a/d</Key><Size>0</Size></Contents></ListBucketResult>");
   ASSERT_TRUE(page.ok()) << page.error().ToString();
   ASSERT_EQ(page->entries.size(), 2u);
   EXPECT_EQ(page->entries[0].key, "a/b & c");
   EXPECT_EQ(page->entries[0].size, 12u);
+  EXPECT_EQ(page->entries[0].modified_unix_ms, 1796502514027);
   EXPECT_EQ(page->next_token, "tok");
   EXPECT_EQ(*FirstXmlText("<InitiateMultipartUploadResult><UploadId>2~x</UploadId>"
                           "</InitiateMultipartUploadResult>",

@@ -4,6 +4,8 @@
 #include <libxml/tree.h>
 
 #include <charconv>
+#include <cstdio>
+#include <ctime>
 #include <memory>
 
 namespace photo::storage {
@@ -43,6 +45,19 @@ const xmlNode* Child(const xmlNode* n, std::string_view name) {
 
 }  // namespace
 
+std::int64_t ParseIso8601Ms(std::string_view t) {
+  // "2026-12-05T20:28:34.027Z"
+  std::tm tm{};
+  int ms = 0;
+  const std::string text(t);
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
+    return 0;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
 std::optional<S3Error> ParseS3Error(std::string_view xml) {
   Doc doc = Parse(xml);
   if (!doc) return std::nullopt;
@@ -77,6 +92,7 @@ Result<ListPage> ParseListObjectsV2(std::string_view xml) {
     } else if (Named(c, "Contents")) {
       ListEntry e;
       if (const xmlNode* k = Child(c, "Key")) e.key = Text(k);
+      if (const xmlNode* m = Child(c, "LastModified")) e.modified_unix_ms = ParseIso8601Ms(Text(m));
       if (const xmlNode* s = Child(c, "Size")) {
         const std::string size = Text(s);
         std::from_chars(size.data(), size.data() + size.size(), e.size);

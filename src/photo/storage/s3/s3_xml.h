@@ -2,6 +2,7 @@
 // initiation, errors), parsed with libxml2.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,10 @@ std::optional<S3Error> ParseS3Error(std::string_view xml);
 
 // The text of the first element named `name` anywhere in `xml`.
 std::optional<std::string> FirstXmlText(std::string_view xml, std::string_view name);
+
+// S3's timestamps ("2026-12-05T20:28:34.027Z") as Unix milliseconds; 0 if
+// the text is not one.
+std::int64_t ParseIso8601Ms(std::string_view text);
 
 struct ListPage {
   std::vector<ListEntry> entries;  // keys as the server has them (with the prefix)

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -140,6 +142,11 @@ TEST_P(BlobStoreContract, ListByPrefixInKeyOrder) {
   ASSERT_EQ(partial->size(), 1u);
   EXPECT_EQ((*partial)[0].key, p_ + "img/a/clean/1.jpg");
   EXPECT_EQ((*partial)[0].size, std::string("img/a/clean/1.jpg").size());
+  // Written just now, by this machine's clock give or take a minute.
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  EXPECT_LT(std::abs((*partial)[0].modified_unix_ms - now_ms), 60'000);
   EXPECT_TRUE(store_->List(p_ + "none/")->empty());
 }
 
