@@ -40,6 +40,7 @@ RUN apt-get update \
       libcurl4 \
       libfmt9 \
       libglib2.0-0 \
+      libjpeg62-turbo \
       libopencv-contrib406 \
       libopencv-core406 \
       libopencv-dnn406 \

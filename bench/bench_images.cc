@@ -1,5 +1,8 @@
 #include "bench_images.h"
 
+#include <time.h>
+
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -48,6 +51,17 @@ const std::string& CameraJpeg(int megapixels) {
   o.camera = true;
   o.gps = true;
   return cache.emplace(megapixels, image::testing::MakePhoto(o)).first->second;
+}
+
+double CpuMs() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
 }
 
 }  // namespace photo::bench

@@ -1,7 +1,9 @@
-// Synthetic benchmark inputs, built in-process once per size and cached.
+// Synthetic benchmark inputs, built in-process once per size and cached,
+// and the timing helpers the benchmarks share.
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace photo::bench {
 
@@ -11,5 +13,10 @@ const std::string& CameraJpeg(int megapixels);
 
 // Width and height CameraJpeg uses.
 void CameraSize(int megapixels, int* width, int* height);
+
+// Process CPU time (all threads) in ms, and the median of samples: what the
+// interleaved benchmarks report.
+double CpuMs();
+double Median(std::vector<double> v);
 
 }  // namespace photo::bench

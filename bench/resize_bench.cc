@@ -157,21 +157,11 @@ BENCHMARK(BM_FullDecodeVips)->Apply(Sizes);
 
 // The ratios, measured interleaved (each iteration runs every variant once,
 // so load from other processes hits them alike); medians over iterations.
-double CpuMs() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
-}
 double WallMs() {
   return std::chrono::duration<double, std::milli>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 void BM_ResizeRatios(benchmark::State& state) {
   image::InitVips();
   int mp = static_cast<int>(state.range(0));

@@ -191,17 +191,6 @@ BENCHMARK(BM_WatermarkEncoded2560)
     ->MeasureProcessCPUTime()
     ->UseRealTime();
 
-double CpuMs() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 // On a shared, loaded machine separate benchmarks drift apart by more than
 // the watermark costs. This one alternates the baseline (decode + encode) and
 // decode + logo+text watermark + encode inside every iteration (order

@@ -25,7 +25,13 @@ find_package(LibXml2 REQUIRED)
 # Debian ships cpp-httplib as a compiled .so with pkg-config only; the .pc
 # defines (OpenSSL/zlib/brotli support) change struct layouts, so they must
 # come from pkg-config, never be guessed.
+# (cpp-httplib remains as the tests' HTTP client and the workers' metrics
+# listener; the API server is Boost.Beast, header-only.)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# Boost.Beast/Asio, header-only. Debian 12's default Boost (1.74): the
+# libboost1.81-dev package conflicts with libboost1.74-dev, which
+# python3-skimage (the tests' image source) pulls in through pythran.
+find_package(Boost 1.74 REQUIRED)
 
 if(PHOTO_BUILD_TESTS)
   find_package(GTest REQUIRED)

@@ -1,26 +1,28 @@
-// libFuzzer target: POST /upload through the real API server.
+// libFuzzer target: the API's front end through the real server.
 //
-// cpp-httplib's multipart parser lives inside Debian's libcpp-httplib.so (not
-// instrumented, not callable on its own), so the target drives the whole
-// upload path instead: one photo::http::ApiServer on 127.0.0.1 (port 0, a
+// The target drives the whole request path (Beast's request parser, which
+// is header-only and so instrumented, the router, MultipartParser, the
+// upload route, the probe): one photo::http::ApiServer on 127.0.0.1 (port 0, a
 // memory store, a publisher that confirms and drops, a fresh data dir on
 // tmpfs unless PHOTO_FUZZ_TMPDIR names another place) is started once, and
 // every input is sent as the body of
 //
 //   POST /upload/   Content-Type: multipart/form-data; boundary=XyZ
 //
-// over a plain blocking socket. Coverage comes from our code (UploadSink, the
-// handler, the probe) and steers the fuzzer through cpp-httplib's callbacks.
+// over a plain blocking socket, which is then half-closed (the server must
+// still answer).
 //
-// A leading byte 0x01..0x06 varies the request instead (the rest of the first
+// A leading byte 0x01..0x07 varies the request instead (the rest of the first
 // line is its argument, the remainder is the body):
 //   0x01 boundary=<line>            0x04 one extra header line (not framing)
 //   0x02 Content-Type: <line>       0x05 Authorization: <line>
 //   0x03 chunked, chunk size from the next byte
 //   0x06 the broker refuses the job (rollback path: expect 503)
+//   0x07 the rest is the whole request as sent (head and body, any route):
+//        any status or none at all may come back, the file checks still hold
 //
 // Checked per input (a broken check aborts, so libFuzzer keeps the input):
-//  - an answer arrives, with a status in {202,400,401,413,415,503}; 503 only
+//  - an answer arrives, with a status in {202,400,401,413,415,431,503}; 503 only
 //    when the broker was told to refuse, 202 only when it was not; its body
 //    is at most 4 KiB (error messages are about this request only);
 //  - <data>/tmp is empty afterwards (no upload temp file outlives its request);
@@ -161,6 +163,7 @@ void AtExit() {
 struct Wire {
   std::string bytes;
   bool refuse = false;
+  bool raw = false;
 };
 
 std::string_view TakeLine(std::string_view* in, size_t max) {
@@ -204,6 +207,11 @@ Wire BuildRequest(std::string_view input) {
   bool chunked = false;
   size_t chunk = 0;
   Wire wire;
+  if (!input.empty() && input[0] == 0x07) {
+    wire.raw = true;
+    wire.bytes = std::string(input.substr(1));
+    return wire;
+  }
   if (!input.empty() && input[0] >= 0x01 && input[0] <= 0x06) {
     const char mode = input[0];
     input.remove_prefix(1);
@@ -331,8 +339,9 @@ std::string RoundTrip(const std::string& request) {
     }
     sent += static_cast<size_t>(n);
   }
-  // No shutdown(SHUT_WR): cpp-httplib 0.11 takes a half-closed peer for a
-  // dead one (is_socket_alive peeks EOF) and drops the answer.
+  // Half-closed: the server must still answer (and an incomplete head ends
+  // at EOF instead of waiting for the head deadline).
+  ::shutdown(fd, SHUT_WR);
 
   std::string response;
   const auto deadline =
@@ -445,6 +454,7 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
   config.read_timeout_s = 2;
   config.write_timeout_s = 2;
   config.keep_alive_timeout_s = 1;
+  config.head_timeout_s = 2;
   config.api_token = kToken;
   config.access_log = false;
   g->server = std::make_unique<photo::http::ApiServer>(
@@ -468,7 +478,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     const std::string body =
         head_end == std::string::npos ? "" : response.substr(head_end + 4, 200);
     std::fprintf(stderr, "fuzz_multipart: mode %d, %zu bytes -> %.12s, %zu bytes in %.1f ms: %s\n",
-                 size > 0 && data[0] <= 6 ? data[0] : 0, size, response.c_str(), response.size(),
+                 size > 0 && data[0] <= 7 ? data[0] : 0, size, response.c_str(), response.size(),
                  ms, body.c_str());
   }
 
@@ -481,7 +491,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     Fail("a " + std::to_string(response.size() - body_at) +
          "-byte answer: " + response.substr(0, 600));
   }
-  switch (status) {
+  if (wire.raw) {
+    // Any answer (or none: a head cut by EOF) is fine for arbitrary bytes,
+    // as long as it is HTTP and nothing is left behind.
+    if (status != -1 && (status < 200 || status > 599)) Fail("odd status: " + response.substr(0, 200));
+    if (status == 202) CheckAccepted(response.substr(body_at));
+    if (status == 503) Fail("503 although store and broker were fine");
+  } else switch (status) {
     case 202:
       if (wire.refuse) Fail("202 although the broker refused the job");
       CheckAccepted(response.substr(body_at));
@@ -493,6 +509,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     case 401:
     case 413:
     case 415:
+    case 431:
       break;
     default:
       Fail("unexpected answer: " + response.substr(0, 512));

@@ -221,6 +221,26 @@ void MultipartSeeds(const fs::path& dir) {
         "Basic Zm9vOmJhcg==\n" +
             FilePart(jpeg) + End());
   Write(dir, "mode6_broker_refuses", "\x06" + FilePart(jpeg) + End());
+  // Mode 7: whole requests as sent, every route and the HTTP framing itself.
+  const std::string body = FilePart(jpeg) + End();
+  Write(dir, "mode7_upload",
+        "\x07POST /upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer fuzz-token\r\n"
+        "Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body);
+  Write(dir, "mode7_pipelined",
+        "\x07GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nHEAD /docs HTTP/1.1\r\n\r\n"
+        "GET /status/0123456789abcdef0123456789abcdef HTTP/1.1\r\n\r\n");
+  Write(dir, "mode7_range",
+        "\x07GET /images/0123456789abcdef0123456789abcdef/original HTTP/1.1\r\nRange: bytes=-5\r\n"
+        "If-None-Match: \"x\", W/\"y\"\r\n\r\n");
+  Write(dir, "mode7_http10", "\x07GET /metrics HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  Write(dir, "mode7_bad_chunk",
+        "\x07POST /upload/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n");
+  Write(dir, "mode7_two_lengths",
+        "\x07POST /upload/ HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd");
+  Write(dir, "mode7_big_head", "\x07GET /healthz HTTP/1.1\r\nX-Pad: " + std::string(20 * 1024, 'p') + "\r\n\r\n");
+  Write(dir, "mode7_garbage", "\x07\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03");
+  Write(dir, "mode7_methods", "\x07" "DELETE /upload/ HTTP/1.1\r\n\r\nOPTIONS * HTTP/1.1\r\n\r\n");
 }
 
 }  // namespace

@@ -21,6 +21,8 @@ PACKAGES=(
   rabbitmq-server
   python3-skimage python3-onnx python3-numpy
   fonts-dejavu-core
+  lomiri-wallpapers-16.04   # a real 13 MP camera photo for the benchmarks (Dragonfly_by_Bolly.jpg)
+  libjpeg-turbo-progs       # jpegtran: tools/bench-real.sh stores that photo baseline, as cameras do
   docker-compose
 )
 

@@ -6,6 +6,7 @@ per image per process (from /proc) and peak RSS, lost and duplicate counts.
 
   tools/bench.py -n 100 -c 8 --mp 12            # against ./scripts/run.sh
   tools/bench.py -n 40 -c 40 --mp 12 --json out.json
+  tools/bench.py -n 40 -c 4 --photo real.jpg     # a real photo (tools/bench-real.sh makes one)
   tools/bench.py --api-only -n 3000 -c 16 --kb 200   # API alone (no workers needed)
 
 --api-only uploads one generated JPEG of about --kb kB n times at concurrency c
@@ -296,6 +297,8 @@ def main():
     ap.add_argument("-c", type=int, default=4, help="concurrent uploads")
     ap.add_argument("--mp", type=float, default=12, help="megapixels per photo (4:3)")
     ap.add_argument("--variants", type=int, default=4, help="distinct generated photos")
+    ap.add_argument("--photo", action="append",
+                    help="upload this file instead of generated photos (repeat for several)")
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--bin", default=os.path.join(REPO, "build", "photo-pipeline"))
     ap.add_argument("--amqp-url", default=os.environ.get("PHOTO_PIPELINE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"))
@@ -314,10 +317,15 @@ def main():
     if args.api_only:
         return api_only(args)
 
-    width = int((args.mp * 1e6 * 4 / 3) ** 0.5)
-    height = int(width * 3 / 4)
-    print(f"generating {args.variants} photos {width}x{height} ...", file=sys.stderr)
-    photos = [pp.make_jpeg(width, height, seed=s, quality=90) for s in range(args.variants)]
+    if args.photo:
+        photos = [open(f, "rb").read() for f in args.photo]
+        label = ", ".join(f"{os.path.basename(f)} ({len(b)} B)" for f, b in zip(args.photo, photos))
+    else:
+        width = int((args.mp * 1e6 * 4 / 3) ** 0.5)
+        height = int(width * 3 / 4)
+        print(f"generating {args.variants} photos {width}x{height} ...", file=sys.stderr)
+        photos = [pp.make_jpeg(width, height, seed=s, quality=90) for s in range(args.variants)]
+        label = f"{args.variants} generated {width}x{height}"
     api = pp.Api(args.port, timeout=120)
     if not api.wait_ready(10):
         sys.exit("API not ready on port %d (start it with ./scripts/run.sh)" % args.port)
@@ -391,16 +399,16 @@ def main():
         if cpu0.get(n) is not None and cpu1.get(n) is not None:
             cpu[n] = (cpu1[n] - cpu0[n]) / max(1, n_ok)
     res = {
-        "photo": f"{width}x{height}", "uploads": args.n, "concurrency": args.c,
+        "photo": label, "uploads": args.n, "concurrency": args.c,
         "accepted": len(ids), "rejected": errors, "completed": n_ok, "failed": len(failed),
         "lost": len(ids) - len(first), "duplicate_events": dup,
         "uploads_per_s": len(ids) / max(1e-9, t_uploaded - t_start),
         "completed_per_s": n_ok / max(1e-9, last_event - t_start),
         "latency_s": {"p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99)},
         "cpu_ms_per_image": cpu, "cpu_ms_per_image_total": sum(cpu.values()),
-        "peak_rss_mb": rss,
+        "peak_rss_mb": rss, "loadavg": open("/proc/loadavg").read().split()[:3],
     }
-    print(f"photos {res['photo']}  n={args.n} c={args.c}")
+    print(f"photos {res['photo']}  n={args.n} c={args.c}  loadavg {' '.join(res['loadavg'])}")
     print(f"accepted {res['accepted']}  completed {n_ok}  failed {len(failed)}  lost {res['lost']}  "
           f"duplicate events {dup}  rejected {errors}")
     print(f"uploads/s {res['uploads_per_s']:.1f}   completed/s {res['completed_per_s']:.2f}")

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "photo/core/status.h"
 #include "photo/image/types.h"
@@ -38,26 +39,67 @@ struct ApiConfig {
   // limits.max_bytes (PHOTO_PIPELINE_HTTP_MULTIPART_OVERHEAD).
   std::uint64_t multipart_overhead = 1024 * 1024;
 
-  // PHOTO_PIPELINE_HTTP_THREADS: requests served at once (each upload holds a
-  // thread while it streams, probes and waits for the broker's confirm, and
-  // a keep-alive connection holds one between requests). Mostly waiting on
+  // PHOTO_PIPELINE_HTTP_THREADS: the worker pool for blocking work (store,
+  // broker, probe, fsync; every upload's body handling). Mostly waiting on
   // fsync and confirms, so far more threads than cores: 48 clients on 64
-  // threads gave 559 uploads/s here, 32 on 16 threads queued (p99 > 1 s).
+  // threads gave ~550 uploads/s here. Connections do not hold a thread.
   int threads = 64;
 
+  // PHOTO_PIPELINE_HTTP_IO_THREADS: threads running the sockets (reads,
+  // writes, timers, parsing). They never block; one per core is plenty.
+  int io_threads = 2;
+
+  // PHOTO_PIPELINE_HTTP_HEAD_TIMEOUT: seconds the whole request head may take
+  // from its first byte (from the accept on a new connection); then 408.
+  int head_timeout_s = 10;
+
   // PHOTO_PIPELINE_HTTP_READ_TIMEOUT / _WRITE_TIMEOUT, seconds: how long one
-  // socket read/write may stall (a slow client, not a slow upload: the
-  // timer restarts with every chunk).
+  // socket read of a body / one write may stall.
   int read_timeout_s = 30;
   int write_timeout_s = 30;
 
-  // Seconds an idle keep-alive connection is kept open; also the longest a
-  // Stop() waits for idle connections to notice.
+  // PHOTO_PIPELINE_HTTP_KEEP_ALIVE_TIMEOUT: seconds an idle keep-alive
+  // connection is kept open (0: close after every answer).
   int keep_alive_timeout_s = 5;
 
-  // PHOTO_PIPELINE_API_TOKEN: when non-empty, POST /upload requires
+  // PHOTO_PIPELINE_HTTP_MAX_HEADER_BYTES: the request line, and the header
+  // fields, may each be at most this long; beyond it 431 and close.
+  std::uint64_t max_header_bytes = 16 * 1024;
+
+  // PHOTO_PIPELINE_HTTP_MIN_BODY_RATE (bytes/s, 0 = off) and
+  // PHOTO_PIPELINE_HTTP_BODY_RATE_GRACE (s): once the grace has passed, a
+  // body whose average rate is below the minimum is cut (408).
+  std::uint64_t min_body_rate = 8 * 1024;
+  int body_rate_grace_s = 10;
+
+  // PHOTO_PIPELINE_HTTP_MAX_CONNECTIONS (all clients) and
+  // PHOTO_PIPELINE_HTTP_MAX_CONNECTIONS_PER_CLIENT (one address, 0 = no
+  // cap): beyond them new connections get 503 / 429 and are closed.
+  int max_connections = 20000;
+  int max_connections_per_client = 256;
+
+  // PHOTO_PIPELINE_API_TOKEN (or PHOTO_PIPELINE_API_TOKEN_FILE, the secret
+  // read from a file: Docker secrets): when non-empty, POST /upload requires
   // "Authorization: Bearer <token>" (401 otherwise). Reads stay open.
   std::string api_token;
+
+  // PHOTO_PIPELINE_ADMIN_TOKEN (or _FILE): the bearer token of the admin
+  // routes (originals, deletion, replay). Empty: those routes are closed.
+  // It does not open uploads, nor the upload token admin routes.
+  std::string admin_token;
+
+  // PHOTO_PIPELINE_RATE_LIMIT / _RATE_BURST: requests per second (token
+  // bucket) per client address; PHOTO_PIPELINE_TOKEN_RATE_LIMIT /
+  // _TOKEN_RATE_BURST: the same per bearer token. 0 = off. Beyond: 429 +
+  // Retry-After. Probes and /metrics are not counted.
+  double rate_per_client = 1000;
+  double burst_per_client = 2000;
+  double rate_per_token = 1000;
+  double burst_per_token = 2000;
+
+  // PHOTO_PIPELINE_CORS_ORIGINS: comma-separated origins allowed to call the
+  // API from a browser, or "*". Empty: no CORS headers.
+  std::vector<std::string> cors_origins;
 
   // PHOTO_PIPELINE_RETRY_AFTER: seconds announced in Retry-After with 503.
   int retry_after_s = 5;

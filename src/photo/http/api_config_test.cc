@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
+#include <vector>
 #include <string>
 
 namespace photo::http {
@@ -102,6 +104,52 @@ TEST(ApiConfigTest, ValidateRejectsNonsense) {
   c = ApiConfig{};
   c.retry_after_s = 0;
   EXPECT_FALSE(c.Validate().ok());
+}
+
+}  // namespace
+}  // namespace photo::http
+
+namespace photo::http {
+namespace {
+
+TEST(ApiConfigSecretsTest, TokensFromFilesAndLimits) {
+  const std::string dir = ::testing::TempDir();
+  const std::string upload_file = dir + "/photo-upload-token";
+  const std::string admin_file = dir + "/photo-admin-token";
+  { std::ofstream(upload_file) << "up-secret\n"; }
+  { std::ofstream(admin_file) << "admin-secret\r\n"; }
+  ApiConfig c;
+  ASSERT_TRUE(c.LoadFromEnv(MapEnv({{"PHOTO_PIPELINE_API_TOKEN_FILE", upload_file},
+                                    {"PHOTO_PIPELINE_ADMIN_TOKEN_FILE", admin_file},
+                                    {"PHOTO_PIPELINE_RATE_LIMIT", "5.5"},
+                                    {"PHOTO_PIPELINE_RATE_BURST", "10"},
+                                    {"PHOTO_PIPELINE_TOKEN_RATE_LIMIT", "0"},
+                                    {"PHOTO_PIPELINE_HTTP_HEAD_TIMEOUT", "3"},
+                                    {"PHOTO_PIPELINE_HTTP_MAX_CONNECTIONS_PER_CLIENT", "0"}}))
+                  .ok());
+  EXPECT_EQ(c.api_token, "up-secret");
+  EXPECT_EQ(c.admin_token, "admin-secret");
+  EXPECT_EQ(c.rate_per_client, 5.5);
+  EXPECT_EQ(c.burst_per_client, 10);
+  EXPECT_EQ(c.rate_per_token, 0);
+  EXPECT_EQ(c.head_timeout_s, 3);
+  EXPECT_EQ(c.max_connections_per_client, 0);
+  EXPECT_TRUE(c.Validate().ok());
+
+  for (const auto& bad : std::vector<std::map<std::string, std::string>>{
+           {{"PHOTO_PIPELINE_API_TOKEN", "a"}, {"PHOTO_PIPELINE_API_TOKEN_FILE", upload_file}},
+           {{"PHOTO_PIPELINE_ADMIN_TOKEN_FILE", dir + "/does-not-exist"}},
+           {{"PHOTO_PIPELINE_RATE_LIMIT", "-1"}},
+           {{"PHOTO_PIPELINE_RATE_LIMIT", "fast"}},
+           {{"PHOTO_PIPELINE_HTTP_MAX_HEADER_BYTES", "10"}}}) {
+    ApiConfig d;
+    Status s = d.LoadFromEnv(MapEnv(bad));
+    EXPECT_FALSE(s.ok()) << bad.begin()->first;
+    EXPECT_EQ(s.reason(), "bad_config");
+  }
+  ApiConfig same;
+  same.api_token = same.admin_token = "one";
+  EXPECT_FALSE(same.Validate().ok());  // one token for both roles is no separation
 }
 
 }  // namespace

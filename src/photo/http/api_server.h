@@ -1,4 +1,5 @@
-// ApiServer: the HTTP API of docs/api.md on cpp-httplib.
+// ApiServer: the HTTP API of docs/api.md, composed of the route files
+// (routes.h) on the event-driven HttpServer (server.h, Boost.Beast).
 //
 //   POST /upload/, POST /upload   multipart field `file` -> 202 once the original
 //                                 is durable, the record exists and the resize
@@ -10,50 +11,34 @@
 //   GET  /openapi.json, /docs     the spec (docs/openapi.json) and its HTML page
 //
 // Every error is {"error": {"code", "message"}} with the status of the table
-// in docs/api.md. The upload path never holds the body in memory: the `file`
-// part streams to a temp file under <data>/tmp, is probed from there, and is
-// renamed to layout.Original(id). If the store or the broker refuses, the
-// original and the record are removed before the 503 goes out, so a client
-// that saw no 202 left nothing behind.
+// in docs/api.md.
 //
 // Threads: Start/Stop/port from one controlling thread; handlers run on the
-// server's own pool (config.threads) and call the store and publisher
-// concurrently, which both promise thread safety.
+// server's worker pool and call the store and publisher concurrently, which
+// both promise thread safety.
 #pragma once
 
-#include <atomic>
-#include <filesystem>
-#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include "photo/broker/publisher.h"
 #include "photo/core/status.h"
 #include "photo/http/api_config.h"
+#include "photo/http/api_context.h"
 #include "photo/http/metrics.h"
-#include "photo/image/types.h"
-#include "photo/pipeline/layout.h"
+#include "photo/http/router.h"
 #include "photo/store/status_store.h"
-
-namespace httplib {
-class Server;
-}  // namespace httplib
 
 namespace photo::http {
 
-// Decides what an uploaded file is. The default runs image::ProbeBuffer over
-// the file: read into a buffer up to 1 MiB, a read-only mmap
-// above (same answers as image::ProbeFile, without a whole-file copy of a big
-// upload). A seam for tests.
-using ProbeFn = std::function<Result<image::ProbeInfo>(const std::filesystem::path&,
-                                                       const image::Limits&)>;
+class HttpServer;
 
 struct ApiDeps {
-  store::StatusStore* store = nullptr;      // required; not owned; outlives the server
-  broker::Publisher* publisher = nullptr;   // required; not owned; outlives the server
+  store::StatusStore* store = nullptr;          // required; not owned; outlives the server
+  broker::Publisher* publisher = nullptr;       // required; not owned; outlives the server
   metrics::MetricsRegistry* metrics = nullptr;  // optional; the server owns one if null
-  ProbeFn probe;                            // optional; the file probe above if empty
+  ProbeFn probe;                                // optional; the file probe if empty
 };
 
 class ApiServer {
@@ -65,42 +50,40 @@ class ApiServer {
 
   // Validates the config, creates <data>/tmp and <data>/images, removes
   // upload temp files older than an hour (left by a crash), binds
-  // config.host:config.port and starts serving on a background thread.
-  // Returns once the server accepts connections.
+  // config.host:config.port and starts serving. Returns once the server
+  // accepts connections.
   // Errors: bad_config (kInvalidArgument), io_error (data dir not writable),
   // bind_failed (kUnavailable: port in use, bad host), already_started.
   Status Start();
 
   // The bound port (the real one when config.port was 0); 0 before Start().
-  int port() const { return port_.load(); }
+  int port() const;
 
   // Stops accepting connections and returns once every in-flight request has
-  // been answered (idle keep-alive connections are dropped after at most
-  // keep_alive_timeout_s). Idempotent; safe before Start().
+  // been answered (idle connections are closed at once). Idempotent; safe
+  // before Start().
   void Stop();
 
   bool running() const;
 
-  const ApiConfig& config() const { return config_; }
-  metrics::MetricsRegistry& metrics() { return *metrics_; }
+  const ApiConfig& config() const { return ctx_->config; }
+  metrics::MetricsRegistry& metrics() { return *ctx_->metrics; }
+  // The routes, for adding more before Start() (tests, embedders).
+  Router& router() { return router_; }
 
   // Every route the server registers, "METHOD /path/{param}", in registration
   // order: what /openapi.json must describe (checked by a test).
   static std::vector<std::string> Routes();
 
  private:
-  class Handlers;
-
-  ApiConfig config_;
-  ApiDeps deps_;
+  std::unique_ptr<ApiContext> ctx_;
   std::unique_ptr<metrics::MetricsRegistry> owned_metrics_;
-  metrics::MetricsRegistry* metrics_ = nullptr;
-  pipeline::Layout layout_;
-  std::unique_ptr<httplib::Server> server_;
-  std::unique_ptr<Handlers> handlers_;
-  std::thread listener_;
-  std::atomic<int> port_{0};
-  std::atomic<bool> listener_done_{false};
+  Router router_;
+  Status registered_;
+  std::unique_ptr<HttpServer> server_;
 };
+
+// Adds every route of the API to `router` (routes.h).
+Status RegisterAllRoutes(Router& router, ApiContext& ctx);
 
 }  // namespace photo::http

@@ -680,6 +680,37 @@ TEST_F(ApiTest, TokenGuardsUploadsOnly) {
   EXPECT_EQ(Client().Get("/status/" + id)->status, 200);  // reads stay open
 }
 
+TEST_F(ApiTest, AdminTokenDoesNotOpenUploads) {
+  config_.api_token = "upload-token";
+  config_.admin_token = "admin-token";
+  Start();
+  auto admin = Upload(jpeg_, "a.jpg", "/upload/", {{"Authorization", "Bearer admin-token"}});
+  ASSERT_TRUE(admin);
+  EXPECT_EQ(admin->status, 401) << admin->body;
+  ExpectNothingKept();
+  auto up = Upload(jpeg_, "a.jpg", "/upload/", {{"Authorization", "Bearer upload-token"}});
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->status, 202) << up->body;
+}
+
+TEST_F(ApiTest, RateLimitIs429WithRetryAfterButProbesPass) {
+  config_.rate_per_client = 0.01;
+  config_.burst_per_client = 2;
+  Start();
+  EXPECT_EQ(Client().Get("/status/" + NewImageId())->status, 404);
+  EXPECT_EQ(Client().Get("/status/" + NewImageId())->status, 404);
+  auto limited = Client().Get("/status/" + NewImageId());
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->status, 429);
+  EXPECT_EQ(ErrorCode(limited), "rate_limited");
+  EXPECT_GE(std::stoi(limited->get_header_value("Retry-After")), 1);
+  EXPECT_EQ(Client().Get("/healthz")->status, 200);
+  EXPECT_EQ(Client().Get("/metrics")->status, 200);
+  EXPECT_TRUE(Eventually([&] {
+    return server_->metrics().Value("photo_http_rate_limited_total", {{"scope", "address"}}) == 1;
+  }));
+}
+
 TEST_F(ApiTest, NoTokenConfiguredMeansNoAuth) {
   Start();
   auto r = Upload(jpeg_, "a.jpg", "/upload/", {{"Authorization", "Bearer whatever"}});

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "photo/image/jpeg_region.h"
 #include "photo/image/load.h"
 #include "photo/image/probe.h"
 #include "photo/image/vips.h"
@@ -403,7 +404,8 @@ PixelBuffer DecodeVips(std::string_view bytes, const ProbeInfo& info, Size targe
 // ---------------------------------------------------------------------------
 // Encoders. strip=true drops EXIF (and with it GPS), XMP, IPTC and ICC.
 
-std::string Encode(const PixelBuffer& pixels, const RenditionSpec& spec, EncodeEffort effort) {
+std::string Encode(const PixelBuffer& pixels, const RenditionSpec& spec, EncodeEffort effort,
+                   bool row_restarts) {
   const PixelBuffer* src = &pixels;
   PixelBuffer flat;
   if (pixels.bands() == 4 && spec.format == OutputFormat::kJpeg) {
@@ -411,7 +413,9 @@ std::string Encode(const PixelBuffer& pixels, const RenditionSpec& spec, EncodeE
     src = &flat;
   }
   if (spec.format == OutputFormat::kJpeg && effort == EncodeEffort::kIntermediate) {
-    return EncodeJpegTurbo(src->data(), src->width(), src->height(), spec.quality);
+    return row_restarts
+               ? EncodeJpegRowRestarts(src->data(), src->width(), src->height(), spec.quality)
+               : EncodeJpegTurbo(src->data(), src->width(), src->height(), spec.quality);
   }
   return EncodeVips(AsVips(*src), spec.format, spec.quality, effort);
 }
@@ -501,7 +505,8 @@ Result<RenditionSet> MakeRenditions(std::string_view bytes, std::span<const Rend
       }
       try {
         out.bytes = Encode(current, spec,
-                           intermediate ? EncodeEffort::kIntermediate : EncodeEffort::kFinal);
+                           intermediate ? EncodeEffort::kIntermediate : EncodeEffort::kFinal,
+                           options.jpeg_row_restarts);
         previous = &out;
         previous_spec = &spec;
       } catch (const vips::VError& e) {

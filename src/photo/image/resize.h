@@ -60,6 +60,11 @@ struct MakeOptions {
   // pixels, no Huffman-optimisation pass). Leave false when the bytes are
   // published as they are (watermarking disabled).
   bool watermark_inputs_are_intermediate = false;
+  // Those JPEG inputs get a restart marker after every MCU row
+  // (EncodeJpegRowRestarts), so the watermark stage re-encodes only the rows
+  // under the mark and copies the others' bytes. Code only: false (plain
+  // tjCompress2) stays for the benchmarks' "before".
+  bool jpeg_row_restarts = true;
 };
 Result<RenditionSet> MakeRenditions(std::string_view bytes,
                                     std::span<const RenditionSpec> specs,

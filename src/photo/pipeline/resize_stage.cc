@@ -167,7 +167,8 @@ Result<ResizeOutput> RunResize(const ResizeConfig& config, const Layout& layout,
   ASSIGN_OR_RETURN(image::RenditionSet set,
                    image::MakeRenditions(*bytes, specs, config.limits,
                                          {.watermark_inputs_are_intermediate =
-                                              config.watermark_enabled}));
+                                              config.watermark_enabled,
+                                          .jpeg_row_restarts = config.jpeg_row_restarts}));
 
   ResizeOutput out;
   out.source = set.source;

@@ -23,6 +23,8 @@ struct ResizeConfig {
   // stage re-encodes, so they are encoded fast (image::MakeOptions); when off
   // they are published as they are and get the full encode.
   bool watermark_enabled = true;
+  // Code only (benchmarks compare): image::MakeOptions::jpeg_row_restarts.
+  bool jpeg_row_restarts = true;
 
   // Overlays PHOTO_PIPELINE_* environment variables onto the defaults (unset
   // or empty variables keep the default), then Validate()s.

@@ -196,7 +196,8 @@ Result<std::vector<image::Rendition>> RunWatermark(const WatermarkConfig& config
       height = same->height;
     } else if (config.enabled) {
       auto encoded =
-          watermark::ApplyToEncoded(clean_bytes, spec.format, spec.quality, prepared.options);
+          watermark::ApplyToEncoded(clean_bytes, spec.format, spec.quality, prepared.options,
+                                    config.jpeg_marking);
       if (!encoded.ok()) return encoded.error().WithContext("watermark " + spec.name);
       out_bytes = std::move(encoded->bytes);
       width = encoded->width;

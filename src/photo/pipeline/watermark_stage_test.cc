@@ -9,8 +9,10 @@
 #include <vips/vips8>
 
 #include "photo/core/files.h"
+#include "photo/image/testing/jpeg_coefficients.h"
 #include "photo/image/testing/synth.h"
 #include "photo/image/vips.h"
+#include "photo/pipeline/resize_stage.h"
 #include "photo/watermark/watermark.h"
 
 namespace photo::pipeline {
@@ -136,6 +138,72 @@ TEST_F(WatermarkStageTest, MarksOnlyWatermarkedSpecs) {
   }
   const char magic_webp[] = "WEBP";
   EXPECT_EQ(ReadFile((*out)[2].path)->substr(8, 4), magic_webp);
+}
+
+// Resize then watermark, as the workers run them, for every EXIF
+// orientation: the published renditions are upright (the red and green
+// markers where they belong), keep their colours, have the spec's size, carry
+// the mark bottom-right, and their JPEG blocks away from the mark are the
+// clean rendition's, unchanged.
+TEST_F(WatermarkStageTest, ResizeThenWatermarkKeepsEveryOrientation) {
+  const std::string id = "0123456789abcdef0123456789abcdef";
+  const int w = 800, h = 600;
+  const image::testing::MarkerLayout m = image::testing::MarkersFor(w, h);
+  ResizeConfig resize;
+  resize.renditions = {{"thumb", 160, image::OutputFormat::kJpeg, 80, false},
+                       {"medium", 400, image::OutputFormat::kJpeg, 82, true},
+                       {"large", 640, image::OutputFormat::kJpeg, 85, true}};
+  for (int orientation = 1; orientation <= 8; ++orientation) {
+    SCOPED_TRACE(::testing::Message() << "orientation " << orientation);
+    ASSERT_TRUE(WriteFileAtomic(layout_->Original(id),
+                                image::testing::MakeOrientedJpeg(orientation, w, h))
+                    .ok());
+    auto clean = RunResize(resize, *layout_, id);
+    ASSERT_TRUE(clean.ok()) << clean.error().ToString();
+    auto out = RunWatermark(WatermarkConfig{}, *layout_, id, resize.renditions, clean->renditions);
+    ASSERT_TRUE(out.ok()) << out.error().ToString();
+    for (std::size_t i = 0; i < resize.renditions.size(); ++i) {
+      const image::RenditionSpec& spec = resize.renditions[i];
+      SCOPED_TRACE(spec.name);
+      const std::string bytes = *ReadFile((*out)[i].path);
+      VImage img = Decode(bytes);
+      const double f = static_cast<double>(spec.long_edge) / w;
+      EXPECT_EQ(img.width(), spec.long_edge);
+      EXPECT_EQ(img.height(), static_cast<int>(h * f));
+      EXPECT_EQ((*out)[i].width, img.width());
+      EXPECT_EQ((*out)[i].height, img.height());
+      EXPECT_EQ((*out)[i].watermarked, spec.watermark);
+      auto at = [&](int x, int y) {
+        return img.getpoint(static_cast<int>(x * f), static_cast<int>(y * f));
+      };
+      const auto red = at(m.red_cx, m.red_cy);
+      const auto green = at(m.green_cx, m.green_cy);
+      const auto grey = at(w / 2, h / 2);
+      EXPECT_GT(red[0], 200);
+      EXPECT_LT(red[1], 60);
+      EXPECT_LT(red[2], 60);
+      EXPECT_GT(green[1], 200);
+      EXPECT_LT(green[0], 60);
+      EXPECT_LT(green[2], 60);
+      EXPECT_NEAR(grey[0], 128, 10);
+      EXPECT_NEAR(grey[1], 128, 10);
+      EXPECT_NEAR(grey[2], 128, 10);
+      if (!spec.watermark) continue;
+      watermark::Options o;
+      o.logo = watermark::DefaultLogoPng();
+      const image::Box box = (*watermark::Placement(img.width(), img.height(), o))[0];
+      const std::string clean_bytes = *ReadFile(layout_->CleanRendition(id, spec));
+      EXPECT_GT(MeanAbsDiff(img.crop(box.x, box.y, box.width, box.height),
+                            Decode(clean_bytes).crop(box.x, box.y, box.width, box.height)),
+                10.0);
+      const image::testing::BlockDiff d =
+          image::testing::CompareBlocks(image::testing::ReadJpegCoefficients(clean_bytes),
+                                        image::testing::ReadJpegCoefficients(bytes), box);
+      EXPECT_TRUE(d.same_layout);
+      EXPECT_GT(d.changed, 0);
+      EXPECT_EQ(d.changed_outside, 0);
+    }
+  }
 }
 
 TEST_F(WatermarkStageTest, IdenticalCleanFilesAreMarkedOnce) {

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 #include <tuple>
 #include <utility>
 
+#include "photo/image/jpeg_region.h"
 #include "photo/image/vips.h"
 
 // Generated at configure time from data/watermark/logo.png (see CMakeLists.txt).
@@ -517,10 +519,62 @@ Result<VImage> Apply(const VImage& in, const Options& o) {
   }
 }
 
+Result<Encoded> ApplyToJpegBlocks(std::string_view jpeg, const Options& o, bool optimize_coding) {
+  RETURN_IF_ERROR(Validate(o));
+  if (o.position == Position::kTiled) {
+    return InvalidArgumentError("unsupported_jpeg", "a tiled mark covers the whole frame");
+  }
+  const std::optional<image::JpegLayout> layout = image::EditableJpegLayout(jpeg);
+  if (!layout) {
+    return InvalidArgumentError("unsupported_jpeg", "not an 8-bit YCbCr JPEG");
+  }
+  image::InitVips();
+  Encoded result;
+  result.width = layout->width;
+  result.height = layout->height;
+  std::optional<VImage> mark;
+  if (o.opacity > 0) {
+    ASSIGN_OR_RETURN(mark, FittedMark(layout->width, layout->height, o));
+  }
+  // No mark (opacity 0, an image too small to carry one): an empty box
+  // rewrites the coefficients as they are.
+  const image::Box box =
+      mark ? GridBox(layout->width, layout->height, mark->width(), mark->height(), o)
+           : image::Box{};
+  auto blend = [&](const image::RgbRegion& r) -> Status {
+    try {
+      const size_t stride = static_cast<size_t>(r.width) * 3;
+      VImage region = AsSrgb(VImage::new_from_memory(r.pixels, stride * static_cast<size_t>(r.height),
+                                                     r.width, r.height, 3, VIPS_FORMAT_UCHAR));
+      VImage patch = region.crop(box.x - r.x, box.y - r.y, box.width, box.height);
+      VImage blended = Blend(patch, WithOpacity(*mark, o.opacity)).cast(VIPS_FORMAT_UCHAR);
+      size_t len = 0;
+      auto* pixels = static_cast<std::uint8_t*>(blended.write_to_memory(&len));
+      const size_t row = static_cast<size_t>(box.width) * 3;
+      for (int y = 0; y < box.height; ++y) {
+        std::memcpy(r.pixels + static_cast<size_t>(box.y - r.y + y) * stride +
+                        static_cast<size_t>(box.x - r.x) * 3,
+                    pixels + static_cast<size_t>(y) * row, row);
+      }
+      g_free(pixels);
+      return Status::Ok();
+    } catch (const vips::VError& e) {
+      return VipsFailure(e, "blending watermark");
+    }
+  };
+  ASSIGN_OR_RETURN(result.bytes, image::EditJpegRegion(jpeg, box, blend,
+                                                       {.optimize_coding = optimize_coding}));
+  return result;
+}
+
 Result<Encoded> ApplyToEncoded(std::string_view encoded, image::OutputFormat format, int quality,
-                               const Options& options) {
+                               const Options& options, JpegMarking marking) {
   if (quality < 1 || quality > 100) {
     return OptionsError("quality must be within 1..100, got " + std::to_string(quality));
+  }
+  if (marking != JpegMarking::kPixels && format == image::OutputFormat::kJpeg &&
+      options.position != Position::kTiled && image::EditableJpegLayout(encoded)) {
+    return ApplyToJpegBlocks(encoded, options, marking == JpegMarking::kBlocksOptimized);
   }
   image::InitVips();
   VImage in;

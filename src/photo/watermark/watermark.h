@@ -28,6 +28,7 @@
 
 #include "photo/core/status.h"
 #include "photo/image/types.h"
+#include "photo/watermark/marking.h"
 
 namespace photo::watermark {
 
@@ -100,15 +101,35 @@ struct Encoded {
   int height = 0;
 };
 
+// Marks a JPEG in the DCT domain (image::EditJpegRegion): only the 8x8 blocks
+// under the mark are decoded, blended (exactly as Apply blends) and
+// re-encoded with the file's own quantisation tables; every other block keeps
+// its coefficients, so nothing outside the mark loses a generation and the
+// rest of the file costs entropy decoding and encoding only. The quality is
+// therefore the input's. Grid positions only. Metadata is dropped.
+// `optimize_coding`: Huffman tables computed for the output (an extra
+// entropy pass) instead of the standard ones; see kOptimizeJpegCoding.
+// Errors: kInvalidArgument "unsupported_jpeg" for kTiled or a JPEG that
+// image::EditableJpegLayout refuses (callers then take ApplyToEncoded's pixel
+// path); "corrupt_image" when the data does not decode; Apply's errors.
+Result<Encoded> ApplyToJpegBlocks(std::string_view jpeg, const Options& options,
+                                  bool optimize_coding);
+
 // Decodes `encoded` (a clean rendition: JPEG, PNG, WebP or AVIF), applies
 // Apply(options) and encodes the result as `format` at `quality` (1..100;
 // ignored for PNG) with all metadata stripped. With opacity 0 the pixels are
 // still re-encoded, so the output format is always `format`.
+// A JPEG input with JPEG output at a grid position takes ApplyToJpegBlocks
+// instead, as `marking` says (its quality is the input's: the resize stage
+// writes the clean file at the spec's quality). The default was chosen from
+// measured size and CPU (docs/stages/watermark.md); the others stay for
+// benchmarks.
 // Errors: kInvalidArgument "corrupt_image" when `encoded` does not decode,
 // "bad_watermark_options" for a bad quality; Apply's errors; kInternal
 // "encode_failed" when libvips cannot encode.
 Result<Encoded> ApplyToEncoded(std::string_view encoded, image::OutputFormat format, int quality,
-                               const Options& options);
+                               const Options& options,
+                               JpegMarking marking = JpegMarking::kBlocks);
 
 // The built-in default logo (data/watermark/logo.png, embedded into the
 // binary at build time): an RGBA PNG, always non-empty.

@@ -1,0 +1,25 @@
+// The one step that makes an upload durable: the fsynced temp file becomes
+// the original of `id`. Kept behind these two functions so the storage
+// backend (local files today, a BlobStore tomorrow) is a local change.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "photo/core/status.h"
+#include "photo/http/api_context.h"
+
+namespace photo::http {
+
+// Moves `tmp` (already fsynced and closed) to the original of `id` and makes
+// it durable. Returns the path records and jobs carry (relative to the data
+// dir, e.g. "images/ab/<id>/original"). On error nothing of `id` is left
+// that RemoveOriginal would not remove. Errors: disk_full (kUnavailable),
+// io_error (kInternal). Blocks (fsync): call it on a worker thread.
+Result<std::string> PersistOriginal(ApiContext& ctx, const std::filesystem::path& tmp, const std::string& id);
+
+// Removes everything stored for `id` (rollback of a refused upload). Logs,
+// never fails.
+void RemoveOriginal(ApiContext& ctx, const std::string& id);
+
+}  // namespace photo::http

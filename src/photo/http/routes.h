@@ -1,0 +1,24 @@
+// The API's route files. Each Register* adds its routes to the router; the
+// handlers keep a reference to the context, which outlives the server.
+// To add a route file: write foo_routes.cc with RegisterFooRoutes, declare it
+// here, call it from ApiServer's RegisterAll (api_server.cc), add its source
+// to CMakeLists.txt and describe the routes in docs/openapi.json.
+#pragma once
+
+#include "photo/core/status.h"
+#include "photo/http/api_context.h"
+#include "photo/http/router.h"
+
+namespace photo::http {
+
+// The upload probe used when ApiDeps::probe is empty (upload_routes.cc).
+ProbeFn DefaultProbe();
+
+// POST /upload/, POST /upload (upload_routes.cc)
+Status RegisterUploadRoutes(Router& router, ApiContext& ctx);
+// GET /status/{id}, GET /images/{id}/{rendition} (image_routes.cc)
+Status RegisterImageRoutes(Router& router, ApiContext& ctx);
+// GET /healthz, /readyz, /metrics, /openapi.json, /docs (ops_routes.cc)
+Status RegisterOpsRoutes(Router& router, ApiContext& ctx);
+
+}  // namespace photo::http
