@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "photo/broker/amqp/amqp_operations.h"
 #include "photo/broker/amqp/config.h"
 #include "photo/broker/amqp/publisher_pool.h"
 #include "photo/cli/commands.h"
@@ -55,7 +56,9 @@ int RunApi(const CommonSettings& s, const ApiArgs& args) {
   if (Status st = publisher.Connect(); !st.ok())
     spdlog::warn("broker not reachable yet ({}); uploads get 503 until it is", st.ToString());
 
-  http::ApiServer server(config, {store->get(), &publisher, nullptr, {}});
+  // The operator routes' view of the broker (queue depth, parked jobs, replay).
+  broker::amqp::AmqpOperations operations(*amqp);
+  http::ApiServer server(config, {store->get(), &publisher, nullptr, {}, &operations});
   if (Status st = server.Start(); !st.ok()) {
     PrintError(st.reason(), st.message());
     return 2;

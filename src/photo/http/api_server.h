@@ -39,6 +39,7 @@ struct ApiDeps {
   broker::Publisher* publisher = nullptr;       // required; not owned; outlives the server
   metrics::MetricsRegistry* metrics = nullptr;  // optional; the server owns one if null
   ProbeFn probe;                                // optional; the file probe if empty
+  broker::Operations* operations = nullptr;     // optional; operator routes answer 501 without
 };
 
 class ApiServer {

@@ -20,5 +20,12 @@ Status RegisterUploadRoutes(Router& router, ApiContext& ctx);
 Status RegisterImageRoutes(Router& router, ApiContext& ctx);
 // GET /healthz, /readyz, /metrics, /openapi.json, /docs (ops_routes.cc)
 Status RegisterOpsRoutes(Router& router, ApiContext& ctx);
+// GET /, GET /app/{file...}, GET /images (webapp_routes.cc)
+Status RegisterWebAppRoutes(Router& router, ApiContext& ctx);
+// GET /events (event_routes.cc)
+Status RegisterEventRoutes(Router& router, ApiContext& ctx);
+// GET /admin/queues, GET /admin/parked, POST /admin/parked/{stage}/{message_id}/replay
+// (admin_routes.cc)
+Status RegisterAdminRoutes(Router& router, ApiContext& ctx);
 
 }  // namespace photo::http
