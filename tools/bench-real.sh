@@ -31,6 +31,8 @@ export PHOTO_VAR_DIR=${PHOTO_VAR_DIR:-$ROOT/var/bench-real-system}
 export PHOTO_PIPELINE_LISTEN=${PHOTO_PIPELINE_LISTEN:-127.0.0.1:18614}
 export PHOTO_RMQ_PORT=${PHOTO_RMQ_PORT:-15614}
 export PHOTO_RMQ_MGMT_PORT=${PHOTO_RMQ_MGMT_PORT:-0}
+# A BEFORE_BIN built from another tree looks for the face model under that tree.
+export PHOTO_PIPELINE_MODEL_DIR=${PHOTO_PIPELINE_MODEL_DIR:-$ROOT/models}
 PORT=${PHOTO_PIPELINE_LISTEN##*:}
 AMQP=amqp://guest:guest@127.0.0.1:$PHOTO_RMQ_PORT/
 
