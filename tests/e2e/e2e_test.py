@@ -20,6 +20,8 @@ import pp  # noqa: E402
 
 ARGS = None
 SYSTEM = None
+ADMIN_TOKEN = "e2e-admin-token"
+ADMIN = {"Authorization": "Bearer " + ADMIN_TOKEN}
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 CTYPES = {"jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif", "png": "image/png"}
@@ -28,7 +30,8 @@ CTYPES = {"jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif", "png
 def setUpModule():
     global SYSTEM
     work = tempfile.mkdtemp(prefix="pp-e2e-")
-    SYSTEM = pp.System(ARGS.bin, ARGS.amqp_url, work, workers_per_stage=2)
+    SYSTEM = pp.System(ARGS.bin, ARGS.amqp_url, work, workers_per_stage=2,
+                       extra_env={"PHOTO_PIPELINE_ADMIN_TOKEN": ADMIN_TOKEN})
     SYSTEM.start(events_queue="e2e." + uuid.uuid4().hex[:8])
 
 
@@ -87,15 +90,19 @@ class EndToEnd(unittest.TestCase):
         for stage in ("resize", "watermark", "detect"):
             self.assertEqual(rec["stages"][stage]["state"], "completed")
         for name, r in rec["renditions"].items():
-            st, headers, body = SYSTEM.api.request("GET", r["url"])
+            # The original is private (admin token or signed link); the rest is public.
+            auth = ADMIN if name == "original" else {}
+            if auth:
+                self.assertEqual(SYSTEM.api.request("GET", r["url"])[0], 401)
+            st, headers, body = SYSTEM.api.request("GET", r["url"], headers=dict(auth))
             self.assertEqual(st, 200, name)
             self.assertEqual(headers["content-type"], CTYPES[r["format"]], name)
             self.assertEqual(len(body), r["bytes"], name)
             self.assertTrue(headers.get("etag"))
-            st2, _, _ = SYSTEM.api.request("GET", r["url"], headers={"If-None-Match": headers["etag"]})
+            st2, _, _ = SYSTEM.api.request("GET", r["url"], headers={"If-None-Match": headers["etag"], **auth})
             self.assertEqual(st2, 304)
         self.assertEqual(max(rec["renditions"]["large"]["width"], rec["renditions"]["large"]["height"]), 1600)
-        st, headers, body = SYSTEM.api.request("GET", f"/images/{up['id']}/original")
+        st, headers, body = SYSTEM.api.request("GET", f"/images/{up['id']}/original", headers=dict(ADMIN))
         self.assertEqual(st, 200)
         self.assertEqual(headers["content-type"], "image/jpeg")
 

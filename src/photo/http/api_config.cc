@@ -147,6 +147,18 @@ Status ApiConfig::LoadFromEnv(const EnvLookup& env) {
   }
   RETURN_IF_ERROR(ReadSecret(env, "PHOTO_PIPELINE_API_TOKEN", &c.api_token));  // "" = auth off
   RETURN_IF_ERROR(ReadSecret(env, "PHOTO_PIPELINE_ADMIN_TOKEN", &c.admin_token));
+  RETURN_IF_ERROR(ReadSecret(env, "PHOTO_PIPELINE_SIGNING_KEY", &c.signing_key));
+  RETURN_IF_ERROR(ReadSecret(env, "PHOTO_PIPELINE_SIGNING_KEY_PREVIOUS", &c.signing_key_previous));
+  if (const char* v = get("PHOTO_PIPELINE_ORIGINALS_PUBLIC")) {
+    RETURN_IF_ERROR(ParseBool("PHOTO_PIPELINE_ORIGINALS_PUBLIC", v, &c.originals_public));
+  }
+  if (const char* v = get("PHOTO_PIPELINE_RENDITIONS_PUBLIC")) {
+    RETURN_IF_ERROR(ParseBool("PHOTO_PIPELINE_RENDITIONS_PUBLIC", v, &c.renditions_public));
+  }
+  if (const char* v = get("PHOTO_PIPELINE_SIGNED_URL_TTL")) {
+    RETURN_IF_ERROR(ParseNumber<std::int64_t>("PHOTO_PIPELINE_SIGNED_URL_TTL", v, 1, 10LL * 365 * 86400,
+                                              &c.signed_url_ttl_s));
+  }
   if (const char* v = env("PHOTO_PIPELINE_CORS_ORIGINS")) {
     c.cors_origins.clear();
     std::string_view list = v;
@@ -212,6 +224,13 @@ Status ApiConfig::Validate() const {
   if (!admin_token.empty() && admin_token == api_token) {
     return Bad("PHOTO_PIPELINE_ADMIN_TOKEN must differ from PHOTO_PIPELINE_API_TOKEN");
   }
+  if (!renditions_public && signing_key.empty()) {
+    return Bad("PHOTO_PIPELINE_RENDITIONS_PUBLIC=0 needs PHOTO_PIPELINE_SIGNING_KEY (no link could be valid)");
+  }
+  if (!signing_key_previous.empty() && signing_key.empty()) {
+    return Bad("PHOTO_PIPELINE_SIGNING_KEY_PREVIOUS is set without PHOTO_PIPELINE_SIGNING_KEY");
+  }
+  if (signed_url_ttl_s < 1) return Bad("signed URL TTL must be >= 1 s");
   if (rate_per_client < 0 || rate_per_token < 0 || burst_per_client < 0 || burst_per_token < 0) {
     return Bad("rate limits must be >= 0");
   }

@@ -97,6 +97,22 @@ struct ApiConfig {
   double rate_per_token = 1000;
   double burst_per_token = 2000;
 
+  // PHOTO_PIPELINE_ORIGINALS_PUBLIC (default 0): `original` is served only
+  // with the admin token or a signed URL; 1 serves it to anyone (the old
+  // behaviour). PHOTO_PIPELINE_RENDITIONS_PUBLIC (default 1): 0 makes every
+  // other rendition need a signed URL (or the admin token) too: 403 without.
+  bool originals_public = false;
+  bool renditions_public = true;
+
+  // PHOTO_PIPELINE_SIGNING_KEY (or _FILE): HMAC-SHA256 key of signed
+  // rendition URLs; records then carry signed URLs valid for
+  // PHOTO_PIPELINE_SIGNED_URL_TTL seconds. PHOTO_PIPELINE_SIGNING_KEY_PREVIOUS
+  // (or _FILE): the key before the last rotation, still accepted (never used
+  // to sign), so links out there keep working until they expire.
+  std::string signing_key;
+  std::string signing_key_previous;
+  std::int64_t signed_url_ttl_s = 86400;
+
   // PHOTO_PIPELINE_CORS_ORIGINS: comma-separated origins allowed to call the
   // API from a browser, or "*". Empty: no CORS headers.
   std::vector<std::string> cors_origins;

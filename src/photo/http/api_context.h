@@ -15,6 +15,7 @@
 #include "photo/core/status.h"
 #include "photo/http/api_config.h"
 #include "photo/http/metrics.h"
+#include "photo/http/url_signer.h"
 #include "photo/image/types.h"
 #include "photo/pipeline/layout.h"
 #include "photo/store/status_store.h"
@@ -33,6 +34,7 @@ struct ApiContext {
   metrics::MetricsRegistry* metrics = nullptr;
   pipeline::Layout layout{""};
   ProbeFn probe;
+  UrlSigner signer{"", "", 0};
 
   // Prefix directories (images/ab) whose entry in images/ this process has
   // fsynced (PersistOriginal).

@@ -74,6 +74,8 @@ ApiServer::ApiServer(ApiConfig config, ApiDeps deps) : ctx_(std::make_unique<Api
   ctx_->operations = deps.operations;
   ctx_->layout = pipeline::Layout(ctx_->config.data_dir);
   ctx_->probe = deps.probe ? std::move(deps.probe) : DefaultProbe();
+  ctx_->signer = UrlSigner(ctx_->config.signing_key, ctx_->config.signing_key_previous,
+                           ctx_->config.signed_url_ttl_s);
   if (deps.metrics == nullptr) {
     owned_metrics_ = std::make_unique<metrics::MetricsRegistry>();
     ctx_->metrics = owned_metrics_.get();

@@ -20,6 +20,7 @@
 #include "photo/core/files.h"
 #include "photo/core/ids.h"
 #include "photo/http/openapi.h"
+#include "photo/http/url_signer.h"
 #include "photo/image/testing/synth.h"
 #include "photo/store/memory_store.h"
 
@@ -577,6 +578,7 @@ TEST_F(ApiTest, HostileFilenamesAreJustData) {
 }
 
 TEST_F(ApiTest, RenditionsAreServedWithCacheHeaders) {
+  config_.originals_public = true;  // the old behaviour, checked here; privacy below
   Start();
   auto up = Upload(jpeg_);
   ASSERT_EQ(up->status, 202);
@@ -650,6 +652,7 @@ TEST_F(ApiTest, RenditionsAreServedWithCacheHeaders) {
 }
 
 TEST_F(ApiTest, RangeRequestsAreHonoured) {
+  config_.originals_public = true;
   Start();
   auto up = Upload(jpeg_);
   const std::string id = json::parse(up->body)["id"];
@@ -709,6 +712,74 @@ TEST_F(ApiTest, RateLimitIs429WithRetryAfterButProbesPass) {
   EXPECT_TRUE(Eventually([&] {
     return server_->metrics().Value("photo_http_rate_limited_total", {{"scope", "address"}}) == 1;
   }));
+}
+
+TEST_F(ApiTest, OriginalsArePrivateByDefault) {
+  config_.api_token = "upload-token";
+  config_.admin_token = "admin-token";
+  Start();
+  auto up = Upload(jpeg_, "a.jpg", "/upload/", {{"Authorization", "Bearer upload-token"}});
+  ASSERT_EQ(up->status, 202);
+  const std::string url = "/images/" + json::parse(up->body)["id"].get<std::string>() + "/original";
+  auto none = Client().Get(url);
+  EXPECT_EQ(none->status, 401);
+  EXPECT_EQ(ErrorCode(none), "unauthorized");
+  EXPECT_NE(none->get_header_value("WWW-Authenticate").find("Bearer"), std::string::npos);
+  EXPECT_EQ(Client().Get(url, {{"Authorization", "Bearer upload-token"}})->status, 403);  // the upload token is not admin
+  EXPECT_EQ(Client().Get(url, {{"Authorization", "Bearer wrong"}})->status, 403);
+  EXPECT_EQ(Client().Get(url + "?exp=99999999999&sig=" + std::string(64, 'a'))->status, 403);
+  auto admin = Client().Get(url, {{"Authorization", "Bearer admin-token"}});
+  ASSERT_EQ(admin->status, 200);
+  EXPECT_EQ(admin->body, jpeg_);
+  EXPECT_EQ(admin->get_header_value("Cache-Control"), "private, max-age=31536000, immutable");
+  // An unknown id gets the same refusal: no probing for ids without credentials.
+  EXPECT_EQ(Client().Get("/images/" + NewImageId() + "/original")->status, 401);
+}
+
+TEST_F(ApiTest, SignedRenditionUrls) {
+  config_.signing_key = "current-key";
+  config_.signing_key_previous = "old-key";
+  config_.renditions_public = false;
+  Start();
+  auto up = Upload(jpeg_);
+  ASSERT_EQ(up->status, 202);
+  const std::string id = json::parse(up->body)["id"];
+  pipeline::Layout layout(data_dir_);
+  const fs::path thumb_path = layout.ImageDir(id) / "thumb.jpg";
+  ASSERT_TRUE(WriteFileAtomic(thumb_path, jpeg_).ok());
+  ASSERT_TRUE(store_
+                  .Update(id,
+                          [&](store::ImageRecord& rec) {
+                            rec.renditions.push_back({.name = "thumb",
+                                                      .path = thumb_path.lexically_relative(data_dir_).string(),
+                                                      .width = 64,
+                                                      .height = 48,
+                                                      .bytes = jpeg_.size(),
+                                                      .format = image::OutputFormat::kJpeg});
+                            return Status::Ok();
+                          })
+                  .ok());
+  json rec = json::parse(Client().Get("/status/" + id)->body);
+  const std::string thumb = rec["renditions"]["thumb"]["url"];
+  const std::string original = rec["renditions"]["original"]["url"];
+  ASSERT_NE(thumb.find("?exp="), std::string::npos) << thumb;
+  ASSERT_NE(thumb.find("&sig="), std::string::npos) << thumb;
+  EXPECT_EQ(Client().Get(thumb)->status, 200);
+  EXPECT_EQ(Client().Get(original)->status, 200);  // a signed link opens the private original too
+  EXPECT_EQ(Client().Get("/images/" + id + "/thumb")->status, 401);  // unsigned, RENDITIONS_PUBLIC=0
+  std::string tampered = thumb;
+  tampered.back() = tampered.back() == '0' ? '1' : '0';
+  EXPECT_EQ(Client().Get(tampered)->status, 403);
+  EXPECT_EQ(ErrorCode(Client().Get(tampered)), "forbidden");
+  const std::string canonical = "/images/" + id + "/thumb";
+  UrlSigner old_key("old-key", "", 60);
+  EXPECT_EQ(Client().Get(old_key.Sign(canonical, NowUnixMillis() / 1000))->status, 200);  // rotated key
+  UrlSigner expired("current-key", "", 1);
+  auto gone = Client().Get(expired.Sign(canonical, NowUnixMillis() / 1000 - 3600));
+  EXPECT_EQ(gone->status, 403);
+  EXPECT_EQ(ErrorCode(gone), "link_expired");
+  UrlSigner stranger("some-other-key", "", 60);
+  EXPECT_EQ(Client().Get(stranger.Sign(canonical, NowUnixMillis() / 1000))->status, 403);
 }
 
 TEST_F(ApiTest, NoTokenConfiguredMeansNoAuth) {

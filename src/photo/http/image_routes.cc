@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "photo/core/files.h"
+#include "photo/http/auth.h"
 #include "photo/core/ids.h"
 #include "photo/http/file_response.h"
 #include "photo/http/responses.h"
@@ -43,12 +46,48 @@ bool IsValidRenditionName(std::string_view name) {
   return true;
 }
 
+std::int64_t NowSeconds() { return NowUnixMillis() / 1000; }
+
+// With a signing key, every rendition URL in a record is signed (the
+// original's too: it is how a client without the admin token gets it).
+void SignUrls(const ApiContext& ctx, nlohmann::json& record) {
+  if (!ctx.signer.enabled() || !record.contains("renditions") || !record["renditions"].is_object()) return;
+  const std::int64_t now = NowSeconds();
+  for (auto& [name, r] : record["renditions"].items()) {
+    if (r.is_object() && r.contains("url") && r["url"].is_string()) {
+      r["url"] = ctx.signer.Sign(r["url"].get<std::string>(), now);
+    }
+  }
+}
+
+// Who may read this rendition: nullopt when allowed, else the refusal.
+// Private (the original unless ORIGINALS_PUBLIC, every rendition when
+// RENDITIONS_PUBLIC=0): the admin token or a valid signed URL. No
+// credentials at all: 401; wrong token, bad or expired signature: 403.
+std::optional<Response> CheckAccess(const ApiContext& ctx, const Request& req, const std::string& canonical,
+                                    bool is_original, bool* needed_credentials) {
+  const bool is_public = is_original ? ctx.config.originals_public : ctx.config.renditions_public;
+  *needed_credentials = !is_public;
+  if (is_public) return std::nullopt;
+  if (HasToken(req, ctx.config.admin_token)) return std::nullopt;
+  const UrlSigner::Check sig = ctx.signer.Verify(canonical, req.query, NowSeconds());
+  if (sig == UrlSigner::Check::kValid) return std::nullopt;
+  if (sig == UrlSigner::Check::kExpired) return ErrorResponse(403, "link_expired", "this signed link has expired");
+  if (sig == UrlSigner::Check::kInvalid) return ErrorResponse(403, "forbidden", "the link's signature is not valid");
+  if (BearerToken(req)) return ErrorResponse(403, "forbidden", "this token may not read this rendition");
+  Response r = UnauthorizedResponse(is_original ? "the original needs the admin token or a signed link"
+                                                : "this rendition needs a signed link");
+  return r;
+}
+
 Response GetStatus(ApiContext& ctx, const Request& req) {
   const std::string id(req.Param("id"));
   if (!IsValidImageId(id)) return NotFound("no image with this id");
   Result<store::ImageRecord> rec = ctx.store->Get(id);
   if (!rec) return StoreError(ctx, rec.error());
-  Response res = JsonResponse(200, store::RecordToApiJson(*rec));
+  nlohmann::json body = store::RecordToApiJson(*rec);
+  SignUrls(ctx, body);
+  Response res = JsonResponse(200, body);
   res.headers.Set("Cache-Control", "no-store");
   return res;
 }
@@ -57,6 +96,13 @@ Response GetImage(ApiContext& ctx, const Request& req) {
   const std::string id(req.Param("id"));
   const std::string name(req.Param("rendition"));
   if (!IsValidImageId(id) || !IsValidRenditionName(name)) return NotFound("no such image or rendition");
+  // Access is decided before the store is asked, so a refusal says nothing
+  // about whether the image exists.
+  bool needed_credentials = false;
+  if (std::optional<Response> refused =
+          CheckAccess(ctx, req, "/images/" + id + "/" + name, name == "original", &needed_credentials)) {
+    return std::move(*refused);
+  }
   Result<store::ImageRecord> rec = ctx.store->Get(id);
   if (!rec) return StoreError(ctx, rec.error());
 
@@ -97,7 +143,10 @@ Response GetImage(ApiContext& ctx, const Request& req) {
     res.headers.Set("Content-Security-Policy", "default-src 'none'; sandbox");
   }
   res.headers.Set("ETag", etag);
-  res.headers.Set("Cache-Control", "public, max-age=31536000, immutable");
+  // Bytes never change, but what needed credentials must stay out of
+  // shared caches.
+  res.headers.Set("Cache-Control", needed_credentials ? "private, max-age=31536000, immutable"
+                                                      : "public, max-age=31536000, immutable");
   return res;
 }
 
