@@ -80,9 +80,11 @@ export class Card {
     this.errorEl.textContent = err.words || String(err);
   }
 
-  apply(summary) {
+  // `record`: a /status record of the same version may still bring what an
+  // event does not (signed rendition URLs), so it applies at equal versions.
+  apply(summary, record = false) {
     const s = toSummary(summary);
-    if (s.updatedMs <= this.updatedMs) return;
+    if (s.updatedMs < this.updatedMs || (s.updatedMs === this.updatedMs && !record)) return;
     this.updatedMs = s.updatedMs;
     this.el.dataset.status = s.status;
     this.progress.hidden = true;
@@ -94,7 +96,7 @@ export class Card {
       this.errorEl.hidden = false;
       this.errorEl.textContent = describe(s);
     }
-    if (s.thumb && this.thumb.hidden) {
+    if (s.thumb && (this.thumb.hidden || record)) {
       this.thumb.src = s.thumb;
       this.thumb.hidden = false;
     }

@@ -14,8 +14,14 @@ let running = 0;
 
 onImageEvent((data) => {
   const card = cards.get(data.id);
-  if (card) card.apply(data);
-  else if (early.size < 1000) early.set(data.id, data);
+  if (!card) {
+    if (early.size < 1000) early.set(data.id, data);
+    return;
+  }
+  card.apply(data);
+  // The record carries the rendition URLs as the server hands them out
+  // (signed when PHOTO_PIPELINE_SIGNING_KEY is set).
+  if (data.status === 'completed' || data.status === 'failed') refresh(data.id, card);
 });
 
 // Events were lost: ask for the current state of every card still moving.
@@ -28,7 +34,7 @@ onReset(() => {
 
 async function refresh(id, card) {
   try {
-    card.apply(await getJson(`/status/${encodeURIComponent(id)}`));
+    card.apply(await getJson(`/status/${encodeURIComponent(id)}`), true);
   } catch {
     // The next event will bring it.
   }

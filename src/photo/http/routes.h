@@ -5,6 +5,8 @@
 // to CMakeLists.txt and describe the routes in docs/openapi.json.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include "photo/core/status.h"
 #include "photo/http/api_context.h"
 #include "photo/http/router.h"
@@ -18,6 +20,9 @@ ProbeFn DefaultProbe();
 Status RegisterUploadRoutes(Router& router, ApiContext& ctx);
 // GET /status/{id}, GET /images/{id}/{rendition} (image_routes.cc)
 Status RegisterImageRoutes(Router& router, ApiContext& ctx);
+// With a signing key, signs every rendition URL of an API record (also used
+// by the listing, webapp_routes.cc).
+void SignUrls(const ApiContext& ctx, nlohmann::json& record);
 // GET /healthz, /readyz, /metrics, /openapi.json, /docs (ops_routes.cc)
 Status RegisterOpsRoutes(Router& router, ApiContext& ctx);
 // GET /, GET /app/{file...}, GET /images (webapp_routes.cc)

@@ -2,6 +2,7 @@
 
 #include "photo/http/auth.h"
 #include "photo/http/responses.h"
+#include "photo/http/routes.h"
 #include "photo/store/record_json.h"
 
 namespace photo::http {
@@ -24,8 +25,10 @@ webapp::Query QueryOf(const Request& req, std::initializer_list<const char*> nam
   return q;
 }
 
-std::string RecordJson(const ApiContext&, const store::ImageRecord& record) {
-  return store::RecordToApiJson(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+std::string RecordJson(const ApiContext& ctx, const store::ImageRecord& record) {
+  nlohmann::json j = store::RecordToApiJson(record);
+  SignUrls(ctx, j);
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::optional<Response> RequireAdmin(const ApiContext& ctx, const Request& req) {
