@@ -10,6 +10,7 @@
 #include "photo/http/api_config.h"
 #include "photo/http/api_server.h"
 #include "photo/image/vips.h"
+#include "photo/storage/storage_factory.h"
 #include "photo/store/status_store.h"
 
 namespace photo::cli {
@@ -56,9 +57,22 @@ int RunApi(const CommonSettings& s, const ApiArgs& args) {
   if (Status st = publisher.Connect(); !st.ok())
     spdlog::warn("broker not reachable yet ({}); uploads get 503 until it is", st.ToString());
 
+  auto blobs = storage::OpenBlobStore(s.storage, s.data_dir);
+  if (!blobs) {
+    PrintError(blobs.error().reason(), blobs.error().message());
+    return 2;
+  }
+  // A wrong endpoint, bucket or key stops the API here, naming the setting,
+  // rather than failing every upload.
+  if (Status st = (*blobs)->Check(); !st.ok()) {
+    PrintError(st.reason(), st.message());
+    return 2;
+  }
+  spdlog::info("api storage: {}", (*blobs)->Describe());
+
   // The operator routes' view of the broker (queue depth, parked jobs, replay).
   broker::amqp::AmqpOperations operations(*amqp);
-  http::ApiServer server(config, {store->get(), &publisher, nullptr, {}, &operations});
+  http::ApiServer server(config, {store->get(), &publisher, nullptr, {}, blobs->get(), &operations});
   if (Status st = server.Start(); !st.ok()) {
     PrintError(st.reason(), st.message());
     return 2;

@@ -125,6 +125,7 @@ Status ApiConfig::LoadFromEnv(const EnvLookup& env) {
   };
   for (const IntSetting& i : {
            IntSetting{"PHOTO_PIPELINE_HTTP_THREADS", 1, 1024, &c.threads},
+           IntSetting{"PHOTO_PIPELINE_S3_PRESIGN_TTL", 0, 604800, &c.presign_ttl_s},
            IntSetting{"PHOTO_PIPELINE_HTTP_IO_THREADS", 1, 64, &c.io_threads},
            IntSetting{"PHOTO_PIPELINE_HTTP_HEAD_TIMEOUT", 1, 3600, &c.head_timeout_s},
            IntSetting{"PHOTO_PIPELINE_HTTP_READ_TIMEOUT", 1, 3600, &c.read_timeout_s},

@@ -119,6 +119,10 @@ struct ApiConfig {
 
   // PHOTO_PIPELINE_RETRY_AFTER: seconds announced in Retry-After with 503.
   int retry_after_s = 5;
+  // PHOTO_PIPELINE_S3_PRESIGN_TTL: with S3 storage, rendition downloads are
+  // answered with a redirect (302) to a presigned URL valid this many
+  // seconds instead of streaming the bytes; 0 = stream.
+  int presign_ttl_s = 0;
 
   // PHOTO_PIPELINE_ACCESS_LOG (1/0, true/false): one spdlog line per request.
   bool access_log = true;

@@ -18,6 +18,7 @@
 #include "photo/http/url_signer.h"
 #include "photo/image/types.h"
 #include "photo/pipeline/layout.h"
+#include "photo/storage/blob_store.h"
 #include "photo/store/status_store.h"
 
 namespace photo::http {
@@ -34,6 +35,9 @@ struct ApiContext {
   metrics::MetricsRegistry* metrics = nullptr;
   pipeline::Layout layout{""};
   ProbeFn probe;
+  // Remote blob storage (S3) for originals and renditions; null = files under
+  // the data dir (layout), read and written in place. Not owned.
+  storage::BlobStore* remote_blobs = nullptr;
   UrlSigner signer{"", "", 0};
 
   // Prefix directories (images/ab) whose entry in images/ this process has

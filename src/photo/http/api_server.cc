@@ -74,6 +74,7 @@ ApiServer::ApiServer(ApiConfig config, ApiDeps deps) : ctx_(std::make_unique<Api
   ctx_->operations = deps.operations;
   ctx_->layout = pipeline::Layout(ctx_->config.data_dir);
   ctx_->probe = deps.probe ? std::move(deps.probe) : DefaultProbe();
+  if (deps.blobs != nullptr && !deps.blobs->LocalPath("images").has_value()) ctx_->remote_blobs = deps.blobs;
   ctx_->signer = UrlSigner(ctx_->config.signing_key, ctx_->config.signing_key_previous,
                            ctx_->config.signed_url_ttl_s);
   if (deps.metrics == nullptr) {

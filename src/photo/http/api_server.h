@@ -28,6 +28,7 @@
 #include "photo/http/api_context.h"
 #include "photo/http/metrics.h"
 #include "photo/http/router.h"
+#include "photo/storage/blob_store.h"
 #include "photo/store/status_store.h"
 
 namespace photo::http {
@@ -39,6 +40,9 @@ struct ApiDeps {
   broker::Publisher* publisher = nullptr;       // required; not owned; outlives the server
   metrics::MetricsRegistry* metrics = nullptr;  // optional; the server owns one if null
   ProbeFn probe;                                // optional; the file probe if empty
+  // optional; not owned. A store with no LocalPath (S3) keeps originals and
+  // serves renditions; null or a local one = files under config.data_dir.
+  storage::BlobStore* blobs = nullptr;
   broker::Operations* operations = nullptr;     // optional; operator routes answer 501 without
 };
 

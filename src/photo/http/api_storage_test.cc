@@ -1,0 +1,96 @@
+// The API with S3 blob storage, against the test Ceph gateway (fixture
+// "s3"): the original is stored as an object before 202, a refused upload
+// leaves no object.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "photo/broker/publisher.h"
+#include "photo/core/ids.h"
+#include "photo/http/api_server.h"
+#include "photo/image/testing/synth.h"
+#include "photo/pipeline/layout.h"
+#include "photo/storage/s3/s3_blob_store.h"
+#include "photo/store/memory_store.h"
+
+namespace photo::http {
+namespace {
+namespace fs = std::filesystem;
+
+storage::S3Config TestS3() {
+  storage::S3Config c;
+  c.bucket = "photo-pipeline";
+  c.prefix = "api-test/";
+  c.endpoint = std::string("http://127.0.0.1:") + PHOTO_TEST_S3_PORT;
+  c.access_key = "photo";
+  c.secret_key = "photo-secret";
+  c.attempts = 3;
+  return c;
+}
+
+class ApiS3Test : public ::testing::Test {
+ protected:
+  void Start(int presign_ttl_s = 0) {
+    dir_ = fs::temp_directory_path() / ("photo_api_s3_" + NewImageId().substr(0, 12));
+    ApiConfig config;
+    config.host = "127.0.0.1";
+    config.port = 0;
+    config.data_dir = dir_;
+    config.threads = 4;
+    config.presign_ttl_s = presign_ttl_s;
+    server_ = std::make_unique<ApiServer>(config, ApiDeps{&store_, &publisher_, nullptr, {}, &blobs_});
+    ASSERT_TRUE(server_->Start().ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+    fs::remove_all(dir_);
+  }
+  httplib::Result Upload(const std::string& bytes) {
+    httplib::MultipartFormDataItems items = {{"file", bytes, "p.jpg", "image/jpeg"}};
+    return client_->Post("/upload/", items);
+  }
+  static std::string OriginalKey(const std::string& id) {
+    return pipeline::Layout("").Original(id).generic_string();
+  }
+
+  storage::S3BlobStore blobs_{TestS3()};
+  store::MemoryStatusStore store_;
+  broker::FakePublisher publisher_;
+  fs::path dir_;
+  std::unique_ptr<ApiServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(ApiS3Test, AcceptedOriginalIsAnObjectAndNothingStaysOnDisk) {
+  Start();
+  const std::string jpeg = image::testing::MakePhoto({.width = 640, .height = 480});
+  auto res = Upload(jpeg);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 202) << res->body;
+  const std::string id = nlohmann::json::parse(res->body)["id"];
+  EXPECT_EQ(store_.Get(id)->original_path, OriginalKey(id));
+  EXPECT_EQ(storage::GetBytes(blobs_, OriginalKey(id)).value(), jpeg);
+  std::error_code ec;
+  EXPECT_FALSE(fs::exists(dir_ / "images" / id.substr(0, 2) / id, ec));
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "tmp", ec))
+    ADD_FAILURE() << "left in tmp: " << e.path();
+}
+
+TEST_F(ApiS3Test, RefusedAfterThePutLeavesNoObject) {
+  Start();
+  publisher_.FailWith(UnavailableError("broker_down", "test"));
+  auto before = blobs_.List("images/");
+  ASSERT_TRUE(before.ok());
+  auto res = Upload(image::testing::MakePhoto({.width = 320, .height = 240}));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503);
+  auto after = blobs_.List("images/");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size(), before->size());
+}
+
+}  // namespace
+}  // namespace photo::http
