@@ -684,6 +684,61 @@ def scenario_sigterm_busy(system, args):
 # ---------------------------------------------------------------------------
 
 
+def arm_budget(what, seconds):
+    """After `seconds` a TimeoutError ends the run; SIGTERM (ctest's own
+    timeout) exits through the callers' `finally`, so they still clean up."""
+    def on_alarm(signum, frame):
+        raise TimeoutError(f"{what} over its {seconds} s budget")
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.signal(signal.SIGTERM, lambda s, f: sys.exit(143))
+    signal.alarm(seconds)
+
+
+def run_scenarios(rows, runs, wanted):
+    """Runs each wanted (n, fn) of `runs` in order, fn() returning its Row. A
+    scenario that raises fails its own row, not the others; a timeout (the
+    run's budget) ends the run."""
+    for n, fn in runs:
+        if n not in wanted:
+            continue
+        log(f"scenario {rows[n].scenario} ...")
+        try:
+            rows[n] = fn()
+        except Exception as e:  # a broken scenario must not hide the others
+            rows[n].ran = True
+            rows[n].problems.append(f"{type(e).__name__}: {e}")
+            if isinstance(e, TimeoutError):
+                raise
+        log(f"scenario {rows[n].scenario}: {rows[n].result}")
+
+
+def mark_not_run(rows, wanted, e):
+    log(f"aborted: {type(e).__name__}: {e}")
+    for r in rows.values():
+        if not r.ran and int(r.scenario.split()[0]) in wanted:
+            r.ran = True
+            r.problems.append(f"not run: {type(e).__name__}: {e}")
+
+
+def finish(title, rows, wanted, codes, work, keep):
+    """Prints the title and the table, keeps `work` unless everything
+    passed (or --keep), and returns the exit status."""
+    # Killed workers report -9; everything still running at the end was
+    # SIGTERMed and must exit 0.
+    bad_exit = {k: v for k, v in codes.items() if v not in (0, -signal.SIGKILL)}
+    print(f"\n{title}")
+    shown = [rows[n] for n in sorted(rows) if n in wanted]
+    print_table(shown)
+    ok = all(r.result == "PASS" for r in shown) and not bad_exit
+    if bad_exit:
+        print(f"  processes that did not exit 0 on SIGTERM: {bad_exit}")
+    if ok and not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"  logs and data kept in {work}")
+    return 0 if ok else 1
+
+
 def ctl(*argv):
     return pp.rabbitmq(SCRIPTS, "ctl", *argv, env=dict(os.environ))
 
@@ -727,11 +782,7 @@ def main():
     rnd = random.Random(seed)
     wanted = {int(x) for x in args.scenarios.split(",") if x}
 
-    def on_alarm(signum, frame):
-        raise TimeoutError(f"fault test over its {args.budget} s budget")
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, lambda s, f: sys.exit(143))
-    signal.alarm(args.budget)
+    arm_budget("fault test", args.budget)
 
     if args.start_broker:
         r = pp.rabbitmq(SCRIPTS, "start", env=dict(os.environ))
@@ -766,24 +817,9 @@ def main():
     try:
         system.start(events_queue=EVENT_QUEUE)
         log("system up")
-        for n, fn in runs:
-            if n not in wanted:
-                continue
-            log(f"scenario {rows[n].scenario} ...")
-            try:
-                rows[n] = fn()
-            except Exception as e:  # a broken scenario must not hide the others
-                rows[n].ran = True
-                rows[n].problems.append(f"{type(e).__name__}: {e}")
-                if isinstance(e, TimeoutError):
-                    raise
-            log(f"scenario {rows[n].scenario}: {rows[n].result}")
+        run_scenarios(rows, runs, wanted)
     except Exception as e:  # noqa: BLE001
-        log(f"aborted: {type(e).__name__}: {e}")
-        for r in rows.values():
-            if not r.ran and int(r.scenario.split()[0]) in wanted:
-                r.ran = True
-                r.problems.append("not run: " + str(e))
+        mark_not_run(rows, wanted, e)
     finally:
         signal.alarm(0)
         codes = system.stop()
@@ -791,20 +827,8 @@ def main():
             ctl("delete_vhost", vhost)
         if args.start_broker:
             pp.rabbitmq(SCRIPTS, "stop", env=dict(os.environ))
-    # Killed workers report -9; everything still running at the end was
-    # SIGTERMed and must exit 0.
-    bad_exit = {k: v for k, v in codes.items() if v not in (0, -signal.SIGKILL)}
-    print(f"\nfault test: seed {seed}, {time.time() - t_all:.0f} s, {args.uploads} uploads in scenario 1")
-    shown = [rows[n] for n in sorted(rows) if n in wanted]
-    print_table(shown)
-    ok = all(r.result == "PASS" for r in shown) and not bad_exit
-    if bad_exit:
-        print(f"  processes that did not exit 0 on SIGTERM: {bad_exit}")
-    if ok and not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        print(f"  logs and data kept in {work}")
-    return 0 if ok else 1
+    return finish(f"fault test: seed {seed}, {time.time() - t_all:.0f} s, {args.uploads} uploads "
+                  "in scenario 1", rows, wanted, codes, work, args.keep)
 
 
 if __name__ == "__main__":

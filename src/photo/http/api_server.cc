@@ -59,6 +59,7 @@ ServerOptions OptionsFrom(const ApiConfig& c) {
 
 Status RegisterAllRoutes(Router& router, ApiContext& ctx) {
   RETURN_IF_ERROR(RegisterUploadRoutes(router, ctx));
+  RETURN_IF_ERROR(RegisterSimilarRoutes(router, ctx));  // before /images/{id}/{rendition}
   RETURN_IF_ERROR(RegisterImageRoutes(router, ctx));
   RETURN_IF_ERROR(RegisterOpsRoutes(router, ctx));
   return Status::Ok();

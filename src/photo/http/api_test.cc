@@ -782,6 +782,50 @@ TEST_F(ApiTest, SignedRenditionUrls) {
   EXPECT_EQ(Client().Get(stranger.Sign(canonical, NowUnixMillis() / 1000))->status, 403);
 }
 
+TEST_F(ApiTest, DeleteErasesFilesAndRecordAndAnnouncesIt) {
+  config_.admin_token = "admin-token";
+  config_.api_token = "upload-token";
+  Start();
+  auto up = Upload(jpeg_, "gone.jpg", "/upload/", {{"Authorization", "Bearer upload-token"}});
+  ASSERT_EQ(up->status, 202);
+  const std::string id = json::parse(up->body)["id"];
+  pipeline::Layout layout(data_dir_);
+  ASSERT_TRUE(WriteFileAtomic(layout.ImageDir(id) / "thumb.jpg", jpeg_).ok());
+  const std::string path = "/images/" + id;
+
+  EXPECT_EQ(Client().Delete(path)->status, 401);
+  EXPECT_EQ(Client().Delete(path, {{"Authorization", "Bearer upload-token"}})->status, 403);
+  EXPECT_TRUE(fs::exists(layout.Original(id)));
+
+  const httplib::Headers admin = {{"Authorization", "Bearer admin-token"}};
+  auto del = Client().Delete(path, admin);
+  ASSERT_TRUE(del);
+  EXPECT_EQ(del->status, 204) << del->body;
+  EXPECT_FALSE(fs::exists(layout.ImageDir(id)));
+  EXPECT_EQ(Client().Get("/status/" + id)->status, 404);
+  auto published = publisher_.published();
+  ASSERT_EQ(published.size(), 2u);  // the resize job, then the event
+  EXPECT_EQ(published[1].exchange, "processed_images");
+  json event = json::parse(published[1].body);
+  EXPECT_EQ(event["status"], "deleted");
+  EXPECT_EQ(event["id"], id);
+  EXPECT_EQ(event["event_id"], id + ":deleted");
+  EXPECT_EQ(event["filename"], "gone.jpg");
+
+  // Idempotent: nothing left, 204 again, the same event again.
+  EXPECT_EQ(Client().Delete(path, admin)->status, 204);
+  EXPECT_EQ(json::parse(publisher_.published().back().body)["event_id"], id + ":deleted");
+  EXPECT_EQ(Client().Delete("/images/not-an-id", admin)->status, 404);
+}
+
+TEST_F(ApiTest, AdminRoutesAreClosedWithoutAnAdminToken) {
+  Start();
+  auto r = Client().Delete("/images/" + NewImageId(), {{"Authorization", "Bearer anything"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(ErrorCode(r), "forbidden");
+}
+
 TEST_F(ApiTest, NoTokenConfiguredMeansNoAuth) {
   Start();
   auto r = Upload(jpeg_, "a.jpg", "/upload/", {{"Authorization", "Bearer whatever"}});

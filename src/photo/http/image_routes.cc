@@ -12,6 +12,7 @@
 #include "photo/http/auth.h"
 #include "photo/core/ids.h"
 #include "photo/http/file_response.h"
+#include "photo/http/original_store.h"
 #include "photo/http/responses.h"
 #include "photo/http/routes.h"
 #include "photo/store/record_json.h"
@@ -214,9 +215,56 @@ Response GetImage(ApiContext& ctx, const Request& req) {
   return res;
 }
 
+// DELETE /images/{id} (admin): erases the original, every rendition and the
+// record (no tombstone: a deleted image is a 404 like one that never was),
+// then announces {"status": "deleted"} on processed_images. Idempotent: an id
+// with nothing left is answered 204 again and the event published again (same
+// event_id "<id>:deleted", so listeners drop the duplicate); that is also how a
+// 503 (the broker did not confirm the event) is retried.
+Response DeleteImage(ApiContext& ctx, const Request& req) {
+  if (ctx.config.admin_token.empty()) {
+    return ErrorResponse(403, "forbidden", "admin routes are closed (PHOTO_PIPELINE_ADMIN_TOKEN is not set)");
+  }
+  if (!HasToken(req, ctx.config.admin_token)) {
+    if (BearerToken(req)) return ErrorResponse(403, "forbidden", "this token may not delete images");
+    return UnauthorizedResponse("DELETE /images/{id} needs the admin token");
+  }
+  const std::string id(req.Param("id"));
+  if (!IsValidImageId(id)) return NotFound("no image with this id");
+  std::string filename;
+  if (Result<store::ImageRecord> rec = ctx.store->Get(id)) {
+    filename = rec->filename;
+  } else if (rec.error().code() != StatusCode::kNotFound) {
+    return StoreError(ctx, rec.error());
+  }
+  // Files first: a record without files is visible and retried; files
+  // without a record would be invisible forever.
+  RemoveOriginal(ctx, id);
+  if (Status s = ctx.store->Delete(id); !s.ok() && s.code() != StatusCode::kNotFound) return StoreError(ctx, s);
+  const std::string event_id = id + ":deleted";
+  nlohmann::json event = {{"event_id", event_id},     {"id", id},
+                          {"filename", filename},     {"status", "deleted"},
+                          {"content_status", nullptr}, {"renditions", nlohmann::json::object()},
+                          {"detections", nullptr},    {"completed_at", NowIso8601()}};
+  broker::OutgoingMessage m;
+  m.exchange = broker::kEventsExchange;
+  m.body = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  m.message_id = event_id;
+  m.headers["event_id"] = event_id;
+  if (Status s = ctx.publisher->Publish(m); !s.ok()) {
+    return StatusResponse(UnavailableError("broker_unavailable", s.ToString()), 503, ctx.config.retry_after_s);
+  }
+  Response res;
+  res.status = 204;
+  return res;
+}
+
 }  // namespace
 
 Status RegisterImageRoutes(Router& router, ApiContext& ctx) {
+  RETURN_IF_ERROR(router.Add({.method = "DELETE",
+                              .pattern = "/images/{id}",
+                              .handler = [&ctx](const Request& req) { return DeleteImage(ctx, req); }}));
   RETURN_IF_ERROR(router.Add({.method = "GET",
                               .pattern = "/status/{id}",
                               .handler = [&ctx](const Request& req) { return GetStatus(ctx, req); }}));

@@ -176,19 +176,27 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
   if (segs.empty()) return m;
   const std::string_view want = method == "HEAD" ? std::string_view("GET") : method;
   std::vector<std::pair<std::string, std::string>> params;
+  int best_literals = -1;
   for (const Entry& e : entries_) {
     if (!MatchSegments(e.segments, segs, &params)) continue;
     if (e.route.method == want) {
-      m.route = &e.route;
-      m.params = std::move(params);
-      m.allow.clear();
-      return m;
+      // The most specific route wins: /images/{id}/similar over
+      // /images/{id}/{rendition}, whatever the registration order.
+      int literals = 0;
+      for (const std::string& seg : e.segments) literals += IsParam(seg) ? 0 : 1;
+      if (literals > best_literals) {
+        best_literals = literals;
+        m.route = &e.route;
+        m.params = params;
+      }
+      continue;
     }
     if (m.allow.find(e.route.method) == std::string::npos) {
       m.allow += (m.allow.empty() ? "" : ", ") + e.route.method;
       if (e.route.method == "GET") m.allow += ", HEAD";
     }
   }
+  if (m.route != nullptr) m.allow.clear();
   return m;
 }
 

@@ -4,7 +4,8 @@
 //
 // Patterns: literal segments, "{name}" for one non-empty segment, and a last
 // "{name...}" for the rest of the path (may be empty, may contain '/').
-// "/upload" and "/upload/" are different patterns. Parameters are
+// "/upload" and "/upload/" are different patterns. When several routes
+// match, the one with the most literal segments wins. Parameters are
 // percent-decoded per segment, so "%2F" stays inside its segment.
 #pragma once
 

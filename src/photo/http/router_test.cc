@@ -37,6 +37,18 @@ TEST(RouterTest, MatchesLiteralsParamsAndRest) {
   EXPECT_EQ(r.List().front(), "GET /images/{id}/{rendition}");
 }
 
+TEST(RouterTest, MostSpecificRouteWins) {
+  Router r;
+  ASSERT_TRUE(r.Add({.method = "GET", .pattern = "/images/{id}/{rendition}", .handler = Ok(), .body_handler = {},
+                     .inline_io = false, .max_body_bytes = 1, .metric_route = "generic"})
+                  .ok());
+  ASSERT_TRUE(r.Add({.method = "GET", .pattern = "/images/{id}/similar", .handler = Ok(), .body_handler = {},
+                     .inline_io = false, .max_body_bytes = 1, .metric_route = "similar"})
+                  .ok());
+  EXPECT_EQ(r.Find("GET", "/images/a/similar").route->metric_route, "similar");
+  EXPECT_EQ(r.Find("GET", "/images/a/thumb").route->metric_route, "generic");
+}
+
 TEST(RouterTest, RefusesBadRoutes) {
   Router r;
   EXPECT_FALSE(r.Add({.method = "GET", .pattern = "nope", .handler = Ok()}).ok());

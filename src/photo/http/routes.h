@@ -16,6 +16,10 @@ ProbeFn DefaultProbe();
 
 // POST /upload/, POST /upload (upload_routes.cc)
 Status RegisterUploadRoutes(Router& router, ApiContext& ctx);
+// GET /images/{id}/similar, POST /search/similar (similar_routes.cc);
+// registered before the image routes, whose /images/{id}/{rendition} would
+// take /images/{id}/similar.
+Status RegisterSimilarRoutes(Router& router, ApiContext& ctx);
 // GET /status/{id}, GET /images/{id}/{rendition} (image_routes.cc)
 Status RegisterImageRoutes(Router& router, ApiContext& ctx);
 // GET /healthz, /readyz, /metrics, /openapi.json, /docs (ops_routes.cc)
