@@ -86,6 +86,7 @@ fi
 cat <<MSG
 
 photo-pipeline is running.
+  web app:        http://localhost:$API_PORT/   (upload, live progress, gallery, operator view)
   API:            http://localhost:$API_PORT/docs   (OpenAPI: /openapi.json, metrics: /metrics)
   RabbitMQ UI:    http://localhost:$PHOTO_RMQ_MGMT_PORT  (guest / guest, loopback only)
   events:         tail -f $VAR/log/events.log

@@ -49,4 +49,9 @@ if ((${#missing[@]})); then
 fi
 
 ./scripts/fetch-models.sh
+# playwright-core for the browser test (pinned in tests/browser/package-lock.json;
+# drives Debian's chromium, downloads no browser).
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
 echo "setup: ok"

@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "photo/broker/amqp/amqp_operations.h"
 #include "photo/broker/amqp/config.h"
 #include "photo/broker/amqp/publisher_pool.h"
 #include "photo/cli/commands.h"
@@ -69,7 +70,9 @@ int RunApi(const CommonSettings& s, const ApiArgs& args) {
   }
   spdlog::info("api storage: {}", (*blobs)->Describe());
 
-  http::ApiServer server(config, {store->get(), &publisher, nullptr, {}, blobs->get()});
+  // The operator routes' view of the broker (queue depth, parked jobs, replay).
+  broker::amqp::AmqpOperations operations(*amqp);
+  http::ApiServer server(config, {store->get(), &publisher, nullptr, {}, blobs->get(), &operations});
   if (Status st = server.Start(); !st.ok()) {
     PrintError(st.reason(), st.message());
     return 2;

@@ -16,6 +16,7 @@ struct DlqArgs {
   std::string action;
   std::vector<std::string> stages{"resize", "watermark", "detect"};
   std::size_t limit = 100;
+  std::string message_id;  // replay only this parked job
 };
 
 int RunDlq(const CommonSettings& s, const DlqArgs& args) {
@@ -42,7 +43,7 @@ int RunDlq(const CommonSettings& s, const DlqArgs& args) {
       }
       out[stage] = arr;
     } else {
-      auto n = args.action == "replay" ? amqp::ReplayParked(*config, stage)
+      auto n = args.action == "replay" ? amqp::ReplayParked(*config, stage, args.message_id)
                                        : amqp::PurgeParked(*config, stage);
       if (!n) {
         PrintError(n.error().reason(), n.error().message());
@@ -67,6 +68,8 @@ void RegisterDlq(CLI::App& app, CommonSettings* s, int* exit_code) {
   cmd->add_option("--stage", args->stages, "Stage(s); default all")
       ->check(CLI::IsMember({"resize", "watermark", "detect"}));
   cmd->add_option("--limit", args->limit, "Max messages listed per stage")->capture_default_str();
+  cmd->add_option("--message-id", args->message_id,
+                  "replay: only the parked job with this message_id (<image id>:<stage>)");
   cmd->callback([s, args, exit_code] { *exit_code = RunDlq(*s, *args); });
 }
 

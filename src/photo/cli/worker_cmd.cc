@@ -208,6 +208,7 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
         wd.attempt = d.attempt;
         wd.redelivered = d.redelivered;
         wd.last_attempt = d.last_attempt();
+        wd.operator_replay = d.headers.count("x-replays") > 0;
         auto job = broker::ParseJob(d.body);
         const std::string id = job ? job->id : "?";
         spdlog::debug("{} image_id={} attempt={} redelivered={}", stage, id, d.attempt,

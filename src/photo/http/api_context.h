@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "photo/broker/operations.h"
 #include "photo/broker/publisher.h"
 #include "photo/core/status.h"
 #include "photo/http/api_config.h"
@@ -30,6 +31,7 @@ struct ApiContext {
   ApiConfig config;
   store::StatusStore* store = nullptr;
   broker::Publisher* publisher = nullptr;
+  broker::Operations* operations = nullptr;  // operator routes; null: they answer 501
   metrics::MetricsRegistry* metrics = nullptr;
   pipeline::Layout layout{""};
   ProbeFn probe;

@@ -62,6 +62,9 @@ Status RegisterAllRoutes(Router& router, ApiContext& ctx) {
   RETURN_IF_ERROR(RegisterSimilarRoutes(router, ctx));  // before /images/{id}/{rendition}
   RETURN_IF_ERROR(RegisterImageRoutes(router, ctx));
   RETURN_IF_ERROR(RegisterOpsRoutes(router, ctx));
+  RETURN_IF_ERROR(RegisterWebAppRoutes(router, ctx));
+  RETURN_IF_ERROR(RegisterEventRoutes(router, ctx));
+  RETURN_IF_ERROR(RegisterAdminRoutes(router, ctx));
   return Status::Ok();
 }
 
@@ -69,6 +72,7 @@ ApiServer::ApiServer(ApiConfig config, ApiDeps deps) : ctx_(std::make_unique<Api
   ctx_->config = std::move(config);
   ctx_->store = deps.store;
   ctx_->publisher = deps.publisher;
+  ctx_->operations = deps.operations;
   ctx_->layout = pipeline::Layout(ctx_->config.data_dir);
   ctx_->probe = deps.probe ? std::move(deps.probe) : DefaultProbe();
   if (deps.blobs != nullptr && !deps.blobs->LocalPath("images").has_value()) ctx_->remote_blobs = deps.blobs;

@@ -43,6 +43,7 @@ struct ApiDeps {
   // optional; not owned. A store with no LocalPath (S3) keeps originals and
   // serves renditions; null or a local one = files under config.data_dir.
   storage::BlobStore* blobs = nullptr;
+  broker::Operations* operations = nullptr;     // optional; operator routes answer 501 without
 };
 
 class ApiServer {

@@ -51,18 +51,6 @@ bool IsValidRenditionName(std::string_view name) {
 
 std::int64_t NowSeconds() { return NowUnixMillis() / 1000; }
 
-// With a signing key, every rendition URL in a record is signed (the
-// original's too: it is how a client without the admin token gets it).
-void SignUrls(const ApiContext& ctx, nlohmann::json& record) {
-  if (!ctx.signer.enabled() || !record.contains("renditions") || !record["renditions"].is_object()) return;
-  const std::int64_t now = NowSeconds();
-  for (auto& [name, r] : record["renditions"].items()) {
-    if (r.is_object() && r.contains("url") && r["url"].is_string()) {
-      r["url"] = ctx.signer.Sign(r["url"].get<std::string>(), now);
-    }
-  }
-}
-
 // Who may read this rendition: nullopt when allowed, else the refusal.
 // Private (the original unless ORIGINALS_PUBLIC, every rendition when
 // RENDITIONS_PUBLIC=0): the admin token or a valid signed URL. No
@@ -260,6 +248,18 @@ Response DeleteImage(ApiContext& ctx, const Request& req) {
 }
 
 }  // namespace
+
+// With a signing key, every rendition URL in a record is signed (the
+// original's too: it is how a client without the admin token gets it).
+void SignUrls(const ApiContext& ctx, nlohmann::json& record) {
+  if (!ctx.signer.enabled() || !record.contains("renditions") || !record["renditions"].is_object()) return;
+  const std::int64_t now = NowSeconds();
+  for (auto& [name, r] : record["renditions"].items()) {
+    if (r.is_object() && r.contains("url") && r["url"].is_string()) {
+      r["url"] = ctx.signer.Sign(r["url"].get<std::string>(), now);
+    }
+  }
+}
 
 Status RegisterImageRoutes(Router& router, ApiContext& ctx) {
   RETURN_IF_ERROR(router.Add({.method = "DELETE",

@@ -5,6 +5,8 @@
 // to CMakeLists.txt and describe the routes in docs/openapi.json.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include "photo/core/status.h"
 #include "photo/http/api_context.h"
 #include "photo/http/router.h"
@@ -22,7 +24,17 @@ Status RegisterUploadRoutes(Router& router, ApiContext& ctx);
 Status RegisterSimilarRoutes(Router& router, ApiContext& ctx);
 // GET /status/{id}, GET /images/{id}/{rendition} (image_routes.cc)
 Status RegisterImageRoutes(Router& router, ApiContext& ctx);
+// With a signing key, signs every rendition URL of an API record (also used
+// by the listing, webapp_routes.cc).
+void SignUrls(const ApiContext& ctx, nlohmann::json& record);
 // GET /healthz, /readyz, /metrics, /openapi.json, /docs (ops_routes.cc)
 Status RegisterOpsRoutes(Router& router, ApiContext& ctx);
+// GET /, GET /app/{file...}, GET /images (webapp_routes.cc)
+Status RegisterWebAppRoutes(Router& router, ApiContext& ctx);
+// GET /events (event_routes.cc)
+Status RegisterEventRoutes(Router& router, ApiContext& ctx);
+// GET /admin/queues, GET /admin/parked, POST /admin/parked/{stage}/{message_id}/replay
+// (admin_routes.cc)
+Status RegisterAdminRoutes(Router& router, ApiContext& ctx);
 
 }  // namespace photo::http

@@ -151,8 +151,17 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
   auto started = ctx.store->Update(id, [&](store::ImageRecord& rec) {
     auto& st = rec.Stage(stage);
     if (rec.status == "failed") {
-      image_failed = true;
-      return Status::Ok();
+      if (!d.operator_replay || !rec.error || rec.error->stage != stage) {
+        image_failed = true;
+        return Status::Ok();
+      }
+      // Replayed by an operator (after fixing the cause): the image goes
+      // back to processing and may still complete. Its "failed" event was
+      // published; a "completed" one (another event_id) may follow.
+      rec.status = "processing";
+      rec.error.reset();
+      rec.completed_at_ms.reset();
+      st.state = "pending";
     }
     if (d.redelivered) ++st.redeliveries;
     redeliveries = st.redeliveries;

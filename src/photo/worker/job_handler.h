@@ -72,6 +72,11 @@ struct Delivery {
   int attempt = 1;        // 1 for the first delivery through the retry path
   bool redelivered = false;
   bool last_attempt = false;  // no retry left: a transient failure parks
+  // An operator moved this job back from the parking queue (x-replays): if
+  // it is the job whose failure failed the image, the image is opened again
+  // and the stage runs, instead of the no-op a stray job for a failed image
+  // gets.
+  bool operator_replay = false;
 };
 
 struct Outcome {

@@ -216,6 +216,33 @@ TEST_F(JobHandlerTest, TransientFaultThenSuccess) {
   EXPECT_EQ(store_.Get(id)->FindStage("resize")->attempts, 2);
 }
 
+TEST_F(JobHandlerTest, AnOperatorReplayOfTheFailingJobOpensTheImageAgain) {
+  ctx_.fault = FaultInjection{"watermark", 1};
+  std::string id = AddImage(image::testing::MakePhoto({.width = 400, .height = 300}));
+  ASSERT_EQ(HandleJob(ctx_, Job(id, "resize")).kind, Kind::kAck);
+  ASSERT_EQ(HandleJob(ctx_, Job(id, "watermark", 1, /*last=*/true)).kind, Kind::kPark);
+  ASSERT_EQ(store_.Get(id)->status, "failed");
+  ctx_.fault = {};  // the operator fixed the cause
+  // A stray copy of another stage, or a plain redelivery, still does nothing.
+  Delivery stray = Job(id, "detect");
+  stray.operator_replay = true;
+  EXPECT_TRUE(HandleJob(ctx_, stray).publish.empty());
+  EXPECT_TRUE(HandleJob(ctx_, Job(id, "watermark")).publish.empty());
+  EXPECT_EQ(store_.Get(id)->status, "failed");
+
+  Delivery replay = Job(id, "watermark");
+  replay.operator_replay = true;
+  Outcome w = HandleJob(ctx_, replay);
+  ASSERT_EQ(w.kind, Kind::kAck) << w.error.ToString();
+  auto rec = store_.Get(id);
+  EXPECT_EQ(rec->status, "processing");
+  EXPECT_FALSE(rec->error.has_value());
+  EXPECT_EQ(rec->FindStage("watermark")->attempts, 2);
+  Outcome d = HandleJob(ctx_, Job(id, "detect"));
+  ASSERT_EQ(d.kind, Kind::kAck) << d.error.ToString();
+  EXPECT_EQ(d.publish.at(0).message_id, id + ":completed");
+}
+
 TEST_F(JobHandlerTest, CrashLoopIsParkedAfterMaxRedeliveries) {
   ctx_.max_redeliveries = 2;
   std::string id = AddImage(image::testing::MakePhoto({.width = 400, .height = 300}));
