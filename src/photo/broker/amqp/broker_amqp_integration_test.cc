@@ -162,6 +162,28 @@ TEST_F(AmqpTest, UnroutableIsAnErrorExceptOnTheEventsExchange) {
   EXPECT_EQ(raw.Count(q), 1);
 }
 
+TEST_F(AmqpTest, NackedPublishReportsItAndTheNextPublishUsesAFreshChannel) {
+  const std::string q = UniqueName("full");
+  RawClient raw;
+  raw.DeclareFullAfter(q, 1);
+  AmqpPublisher pub(TestConfig());
+  ASSERT_TRUE(pub.Publish(ToQueue(q, "{}", "first")).ok());
+  const auto connects = pub.stats().connects;
+
+  Status s = pub.Publish(ToQueue(q, "{}", "second"));
+  EXPECT_EQ(s.reason(), "broker_nack") << s.ToString();
+  EXPECT_EQ(pub.stats().nacked, 1u);
+
+  // Room again: the retry goes out at once on a new channel (a channel that
+  // nacked may keep nacking: see AmqpPublisher::Publish).
+  ASSERT_TRUE(raw.Get(q).has_value());
+  s = pub.Publish(ToQueue(q, "{}", "second"));
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(pub.stats().connects, connects + 1);
+  EXPECT_EQ(raw.Count(q), 1);
+  raw.DeleteQueue(q);
+}
+
 TEST_F(AmqpTest, PublisherIsThreadSafe) {
   const std::string q = UniqueName("mt");
   RawClient raw;
