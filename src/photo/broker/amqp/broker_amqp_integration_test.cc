@@ -357,6 +357,38 @@ TEST_F(AmqpTest, AckPathPublishesTheNextJobBeforeAcking) {
   EXPECT_EQ(raw.Count(next), 0);
 }
 
+TEST_F(AmqpTest, AJobWhosePublishKeepsFailingIsHandedBackAndRedone) {
+  AmqpConfig c = TestConfig();
+  const std::string stage = UniqueName("resize");
+  const std::string next = UniqueName("watermark");
+  RawClient raw;
+  raw.DeclareQueue(next);
+  auto rec = std::make_shared<RecordingPublisher>(std::make_shared<AmqpPublisher>(c));
+  rec->fail_first = 4;  // 100 + 200 + 400 ms of back-off outlast the give-up
+  ConsumerOptions o;
+  o.queue = stage;
+  o.publisher = rec;
+  o.publish_give_up = 300ms;
+  std::atomic<int> calls{0};
+  std::atomic<bool> saw_redelivery{false};
+  LoopRunner run(c, o, [&](const Delivery& d, std::stop_token) {
+    if (++calls > 1 && d.redelivered) saw_redelivery = true;
+    return Disposition::Ack({ToQueue(next, d.body, d.message_id + ">next")});
+  });
+  ASSERT_TRUE(WaitFor([&] { return run.loop.consuming(); }, 10s));
+
+  AmqpPublisher pub(c);
+  ASSERT_TRUE(pub.Publish(ToQueue(stage, "{\"id\":\"b\"}", "b")).ok());
+  auto forwarded = raw.WaitGet(next, 15s);
+  ASSERT_TRUE(forwarded.has_value());
+  EXPECT_EQ(forwarded->message_id, "b>next");
+  ASSERT_TRUE(WaitFor([&] { return run.loop.stats().acked == 1; }, 5s));
+  EXPECT_EQ(calls.load(), 2);  // done, handed back, done again
+  EXPECT_TRUE(saw_redelivery.load());
+  EXPECT_EQ(run.loop.stats().retried, 1u);
+  EXPECT_EQ(raw.Count(stage), 0);
+}
+
 TEST_F(AmqpTest, RetryGoesThroughRetryQueuesWithGrowingDelay) {
   AmqpConfig c = TestConfig();
   c.retry_delays = {300ms, 900ms};
