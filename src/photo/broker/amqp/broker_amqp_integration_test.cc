@@ -162,6 +162,28 @@ TEST_F(AmqpTest, UnroutableIsAnErrorExceptOnTheEventsExchange) {
   EXPECT_EQ(raw.Count(q), 1);
 }
 
+TEST_F(AmqpTest, NackedPublishReportsItAndTheNextPublishUsesAFreshChannel) {
+  const std::string q = UniqueName("full");
+  RawClient raw;
+  raw.DeclareFullAfter(q, 1);
+  AmqpPublisher pub(TestConfig());
+  ASSERT_TRUE(pub.Publish(ToQueue(q, "{}", "first")).ok());
+  const auto connects = pub.stats().connects;
+
+  Status s = pub.Publish(ToQueue(q, "{}", "second"));
+  EXPECT_EQ(s.reason(), "broker_nack") << s.ToString();
+  EXPECT_EQ(pub.stats().nacked, 1u);
+
+  // Room again: the retry goes out at once on a new channel (a channel that
+  // nacked may keep nacking: see AmqpPublisher::Publish).
+  ASSERT_TRUE(raw.Get(q).has_value());
+  s = pub.Publish(ToQueue(q, "{}", "second"));
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(pub.stats().connects, connects + 1);
+  EXPECT_EQ(raw.Count(q), 1);
+  raw.DeleteQueue(q);
+}
+
 TEST_F(AmqpTest, PublisherIsThreadSafe) {
   const std::string q = UniqueName("mt");
   RawClient raw;
@@ -333,6 +355,38 @@ TEST_F(AmqpTest, AckPathPublishesTheNextJobBeforeAcking) {
   EXPECT_EQ(calls.load(), 1);
   EXPECT_EQ(raw.Count(stage), 0);
   EXPECT_EQ(raw.Count(next), 0);
+}
+
+TEST_F(AmqpTest, AJobWhosePublishKeepsFailingIsHandedBackAndRedone) {
+  AmqpConfig c = TestConfig();
+  const std::string stage = UniqueName("resize");
+  const std::string next = UniqueName("watermark");
+  RawClient raw;
+  raw.DeclareQueue(next);
+  auto rec = std::make_shared<RecordingPublisher>(std::make_shared<AmqpPublisher>(c));
+  rec->fail_first = 4;  // 100 + 200 + 400 ms of back-off outlast the give-up
+  ConsumerOptions o;
+  o.queue = stage;
+  o.publisher = rec;
+  o.publish_give_up = 300ms;
+  std::atomic<int> calls{0};
+  std::atomic<bool> saw_redelivery{false};
+  LoopRunner run(c, o, [&](const Delivery& d, std::stop_token) {
+    if (++calls > 1 && d.redelivered) saw_redelivery = true;
+    return Disposition::Ack({ToQueue(next, d.body, d.message_id + ">next")});
+  });
+  ASSERT_TRUE(WaitFor([&] { return run.loop.consuming(); }, 10s));
+
+  AmqpPublisher pub(c);
+  ASSERT_TRUE(pub.Publish(ToQueue(stage, "{\"id\":\"b\"}", "b")).ok());
+  auto forwarded = raw.WaitGet(next, 15s);
+  ASSERT_TRUE(forwarded.has_value());
+  EXPECT_EQ(forwarded->message_id, "b>next");
+  ASSERT_TRUE(WaitFor([&] { return run.loop.stats().acked == 1; }, 5s));
+  EXPECT_EQ(calls.load(), 2);  // done, handed back, done again
+  EXPECT_TRUE(saw_redelivery.load());
+  EXPECT_EQ(run.loop.stats().retried, 1u);
+  EXPECT_EQ(raw.Count(stage), 0);
 }
 
 TEST_F(AmqpTest, RetryGoesThroughRetryQueuesWithGrowingDelay) {

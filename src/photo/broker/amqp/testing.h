@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -42,6 +43,9 @@ class RawClient {
   RawClient();
   Connection& conn() { return *conn_; }
   void DeclareQueue(const std::string& name);
+  // A classic queue holding at most `max_length` messages that nacks
+  // publishes beyond it (x-overflow=reject-publish): a real basic.nack.
+  void DeclareFullAfter(const std::string& name, std::int64_t max_length);
   void DeleteQueue(const std::string& name);
   // Ready messages (excludes unacked ones); -1 if the queue does not exist.
   long Count(const std::string& queue);
