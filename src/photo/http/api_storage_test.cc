@@ -15,22 +15,14 @@
 #include "photo/image/testing/synth.h"
 #include "photo/pipeline/layout.h"
 #include "photo/storage/s3/s3_blob_store.h"
+#include "photo/storage/testing/test_gateway.h"
 #include "photo/store/memory_store.h"
 
 namespace photo::http {
 namespace {
 namespace fs = std::filesystem;
 
-storage::S3Config TestS3() {
-  storage::S3Config c;
-  c.bucket = "photo-pipeline";
-  c.prefix = "api-test/";
-  c.endpoint = std::string("http://127.0.0.1:") + PHOTO_TEST_S3_PORT;
-  c.access_key = "photo";
-  c.secret_key = "photo-secret";
-  c.attempts = 3;
-  return c;
-}
+storage::S3Config TestS3() { return storage::testing::TestGatewayConfig("api-test/"); }
 
 class ApiS3Test : public ::testing::Test {
  protected:
