@@ -17,7 +17,10 @@
 //   +2x-area  dct+rows, and the resize stage's residual resize between 1.6x
 //           and 2x goes bilinear to twice the target, then through the exact
 //           2x area filter, instead of the fractional area filter
-//           (image::MakeOptions::upsampled_area; the default).
+//           (image::MakeOptions::upsampled_area);
+//   +direct-decode  +2x-area, and the detect stage decodes the clean JPEG
+//           rendition with libjpeg-turbo directly instead of through libvips
+//           (same pixels; DetectConfig::direct_jpeg_decode; the default).
 // Every round runs every variant once on every photo, in a rotating order, so
 // load from other processes hits all of them alike; figures are medians of
 // process CPU time (all threads) per image.
@@ -61,6 +64,7 @@ struct Variant {
   photo::watermark::JpegMarking marking;
   bool row_restarts;    // resize writes a restart marker per MCU row into clean JPEGs
   bool upsampled_area;  // resize's 1.6-2x residual: bilinear to 2x, then 2x area
+  bool direct_decode;   // detect decodes the clean JPEG with libjpeg-turbo directly
 };
 
 struct Photo {
@@ -119,11 +123,12 @@ int main(int argc, char** argv) {
 
   using photo::watermark::JpegMarking;
   const std::vector<Variant> variants = {
-      {"before", JpegMarking::kPixels, false, false},
-      {"dct", JpegMarking::kBlocks, false, false},
-      {"dct+huffman", JpegMarking::kBlocksOptimized, false, false},
-      {"dct+rows", JpegMarking::kBlocks, true, false},
-      {"+2x-area", JpegMarking::kBlocks, true, true}};
+      {"before", JpegMarking::kPixels, false, false, false},
+      {"dct", JpegMarking::kBlocks, false, false, false},
+      {"dct+huffman", JpegMarking::kBlocksOptimized, false, false, false},
+      {"dct+rows", JpegMarking::kBlocks, true, false, false},
+      {"+2x-area", JpegMarking::kBlocks, true, true, false},
+      {"+direct-decode", JpegMarking::kBlocks, true, true, true}};
 
   char tmpl[] = "/tmp/photo-stage-cpu-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) {
@@ -157,6 +162,7 @@ int main(int argc, char** argv) {
         wm.jpeg_marking = v.marking;
         resize.jpeg_row_restarts = v.row_restarts;
         resize.upsampled_area = v.upsampled_area;
+        detect.direct_jpeg_decode = v.direct_decode;
         double t0 = CpuMs();
         auto out = Must(photo::pipeline::RunResize(resize, layout, id), "resize");
         double t1 = CpuMs();

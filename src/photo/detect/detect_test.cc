@@ -602,5 +602,49 @@ TEST(AnalyzerTest, RulesNeedAClassifierWithThatLabel) {
   EXPECT_THAT(a.error().message(), HasSubstr("nsfw"));
 }
 
+// A plain JPEG at full size is decoded by libjpeg-turbo directly (the detect
+// stage's renditions): the pixels must be exactly libvips' (its lossless PNG
+// copy goes through libvips), so detection sees the same image. An EXIF
+// orientation still goes through libvips, upright.
+TEST(ImageIoTest, PlainJpegDecodesToLibvipsPixels) {
+  image::InitVips();
+  cv::Mat photo = LoadSkimage("astronaut.png");
+  ASSERT_FALSE(photo.empty());
+  cv::Mat rgb;
+  cv::cvtColor(photo, rgb, cv::COLOR_BGR2RGB);
+  vips::VImage img = vips::VImage::new_from_memory(rgb.data, rgb.total() * 3, rgb.cols, rgb.rows,
+                                                   3, VIPS_FORMAT_UCHAR);
+  for (const char* options : {"[Q=82,subsample_mode=on]", "[Q=95]", "[Q=82,interlace]"}) {
+    SCOPED_TRACE(options);
+    void* buf = nullptr;
+    size_t len = 0;
+    img.write_to_buffer((std::string(".jpg") + options).c_str(), &buf, &len);
+    std::string jpeg(static_cast<char*>(buf), len);
+    g_free(buf);
+    vips::VImage via_vips = vips::VImage::new_from_buffer(jpeg, "");
+    buf = nullptr;
+    via_vips.write_to_buffer(".png", &buf, &len);
+    std::string png(static_cast<char*>(buf), len);
+    g_free(buf);
+    auto fast = DecodeBgrBuffer(jpeg);
+    auto reference = DecodeBgrBuffer(png);
+    ASSERT_TRUE(fast.ok() && reference.ok());
+    ASSERT_EQ(fast->size(), reference->size());
+    EXPECT_EQ(cv::norm(*fast, *reference, cv::NORM_INF), 0.0);
+  }
+  // Orientation 6 (rotate 90 clockwise): libvips applies it.
+  vips::VImage tagged = img.copy();
+  tagged.set("orientation", 6);
+  void* buf = nullptr;
+  size_t len = 0;
+  tagged.write_to_buffer(".jpg", &buf, &len);
+  std::string jpeg(static_cast<char*>(buf), len);
+  g_free(buf);
+  auto upright = DecodeBgrBuffer(jpeg);
+  ASSERT_TRUE(upright.ok());
+  EXPECT_EQ(upright->cols, photo.rows);
+  EXPECT_EQ(upright->rows, photo.cols);
+}
+
 }  // namespace
 }  // namespace photo::detect

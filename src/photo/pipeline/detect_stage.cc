@@ -277,7 +277,7 @@ Result<DetectOutput> RunDetectAndCrop(const DetectConfig& config, const Layout& 
                                                         best->path);
       }
     }
-    pixels = detect::DecodeBgr(p);
+    pixels = detect::DecodeBgr(p, 0, config.direct_jpeg_decode);
   } else {
     // No clean rendition (e.g. every spec is watermarked and the clean files
     // are gone): the original, shrunk the way the resize stage would.

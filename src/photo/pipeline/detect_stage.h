@@ -57,6 +57,9 @@ struct DetectConfig {
   // PHOTO_PIPELINE_OPENCV_THREADS: cv::setNumThreads for the process; 0 =
   // leave OpenCV's default (one per core). 1 suits one worker per core.
   int opencv_threads = 1;
+  // Code only (benchmarks compare): the clean JPEG rendition is decoded by
+  // libjpeg-turbo directly (same pixels as libvips, detect::DecodeBgr).
+  bool direct_jpeg_decode = true;
 
   // Overlays the environment onto the defaults. Errors:
   // InvalidArgument("invalid_config") naming the variable.
