@@ -14,6 +14,7 @@
 #include <opencv2/objdetect.hpp>
 
 #include "photo/core/files.h"
+#include "photo/core/text.h"
 
 namespace photo::detect {
 namespace {
@@ -387,7 +388,7 @@ Result<std::unique_ptr<FaceDetector>> FaceDetector::Create(const FaceOptions& op
       return InternalError("model_invalid", "cannot load cascade " + impl->path.string());
     }
   } catch (const cv::Exception& e) {
-    return InternalError("model_invalid", impl->path.string() + ": " + e.what());
+    return InternalError("model_invalid", impl->path.string() + ": " + BoundedErrorText(e.what()));
   }
   return std::unique_ptr<FaceDetector>(new FaceDetector(std::move(impl)));
 }
@@ -436,7 +437,7 @@ Result<std::vector<Box>> FaceDetector::Detect(const cv::Mat& bgr) const {
     }
     return clipped;
   } catch (const cv::Exception& e) {
-    return InternalError("face_detection_failed", e.what());
+    return InternalError("face_detection_failed", BoundedErrorText(e.what()));
   }
 }
 
