@@ -13,7 +13,11 @@
 //   dct+huffman  the same with Huffman tables optimised per file;
 //   dct+rows  dct, and the resize stage writes a restart marker after every
 //           MCU row of the clean JPEGs, so the watermark stage re-encodes only
-//           the rows under the mark and copies the others' bytes (the default).
+//           the rows under the mark and copies the others' bytes;
+//   +2x-area  dct+rows, and the resize stage's residual resize between 1.6x
+//           and 2x goes bilinear to twice the target, then through the exact
+//           2x area filter, instead of the fractional area filter
+//           (image::MakeOptions::upsampled_area; the default).
 // Every round runs every variant once on every photo, in a rotating order, so
 // load from other processes hits all of them alike; figures are medians of
 // process CPU time (all threads) per image.
@@ -55,7 +59,8 @@ constexpr const char* kDefaultReal = "/usr/share/backgrounds/Dragonfly_by_Bolly.
 struct Variant {
   std::string name;
   photo::watermark::JpegMarking marking;
-  bool row_restarts;  // resize writes a restart marker per MCU row into clean JPEGs
+  bool row_restarts;    // resize writes a restart marker per MCU row into clean JPEGs
+  bool upsampled_area;  // resize's 1.6-2x residual: bilinear to 2x, then 2x area
 };
 
 struct Photo {
@@ -113,10 +118,12 @@ int main(int argc, char** argv) {
                     photo::bench::CameraJpeg(generated_mp)});
 
   using photo::watermark::JpegMarking;
-  const std::vector<Variant> variants = {{"before", JpegMarking::kPixels, false},
-                                         {"dct", JpegMarking::kBlocks, false},
-                                         {"dct+huffman", JpegMarking::kBlocksOptimized, false},
-                                         {"dct+rows", JpegMarking::kBlocks, true}};
+  const std::vector<Variant> variants = {
+      {"before", JpegMarking::kPixels, false, false},
+      {"dct", JpegMarking::kBlocks, false, false},
+      {"dct+huffman", JpegMarking::kBlocksOptimized, false, false},
+      {"dct+rows", JpegMarking::kBlocks, true, false},
+      {"+2x-area", JpegMarking::kBlocks, true, true}};
 
   char tmpl[] = "/tmp/photo-stage-cpu-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) {
@@ -149,6 +156,7 @@ int main(int argc, char** argv) {
         photo::pipeline::WatermarkConfig wm;
         wm.jpeg_marking = v.marking;
         resize.jpeg_row_restarts = v.row_restarts;
+        resize.upsampled_area = v.upsampled_area;
         double t0 = CpuMs();
         auto out = Must(photo::pipeline::RunResize(resize, layout, id), "resize");
         double t1 = CpuMs();

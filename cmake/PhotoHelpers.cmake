@@ -4,6 +4,13 @@
 #   what it names, so a forbidden include is a build error, not a review note.
 # photo_add_test(NAME SRCS ... DEPS ... [LABELS ...])
 #   A GoogleTest executable registered with ctest through gtest_discover_tests.
+# photo_test_slot(VAR)
+#   This build tree's slot (0-47), hashed from its path: test servers derive
+#   their ports from it, so that build trees and CI run side by side.
+# photo_add_fixture(NAME SCRIPT <scripts/x.sh> LABEL <label> [START_TIMEOUT s] ENV ...)
+#   Tests NAME_start / NAME_stop (`<script> start|stop` with ENV) as the setup
+#   and cleanup of ctest fixture NAME: a private server for the tests that
+#   require it, started once per ctest run.
 
 set(PHOTO_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
     -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual -Wconversion
@@ -76,4 +83,24 @@ function(photo_add_test NAME)
     PROPERTIES LABELS "${A_LABELS}"
                ENVIRONMENT "PHOTO_SOURCE_DIR=${PROJECT_SOURCE_DIR}\\;PHOTO_BINARY_DIR=${PROJECT_BINARY_DIR}"
     DISCOVERY_TIMEOUT 60)
+endfunction()
+
+function(photo_test_slot var)
+  string(MD5 _hash "${PROJECT_BINARY_DIR}")
+  string(SUBSTRING "${_hash}" 0 4 _hash)
+  math(EXPR _slot "0x${_hash} % 48")
+  set(${var} ${_slot} PARENT_SCOPE)
+endfunction()
+
+function(photo_add_fixture NAME)
+  cmake_parse_arguments(A "" "SCRIPT;LABEL;START_TIMEOUT" "ENV" ${ARGN})
+  if(NOT A_START_TIMEOUT)
+    set(A_START_TIMEOUT 120)
+  endif()
+  add_test(NAME ${NAME}_start COMMAND ${PROJECT_SOURCE_DIR}/${A_SCRIPT} start)
+  add_test(NAME ${NAME}_stop COMMAND ${PROJECT_SOURCE_DIR}/${A_SCRIPT} stop)
+  set_tests_properties(${NAME}_start PROPERTIES FIXTURES_SETUP ${NAME} LABELS ${A_LABEL}
+                       ENVIRONMENT "${A_ENV}" TIMEOUT ${A_START_TIMEOUT})
+  set_tests_properties(${NAME}_stop PROPERTIES FIXTURES_CLEANUP ${NAME} LABELS ${A_LABEL}
+                       ENVIRONMENT "${A_ENV}" TIMEOUT 120)
 endfunction()

@@ -12,6 +12,10 @@
 #                      fsync or a confirm; docs/BENCHMARKS.md has 1/2/4)
 #   PHOTO_BIN=path     run this binary instead of building build/photo-pipeline
 #                      (e.g. build/release/photo-pipeline from the release preset)
+#   PHOTO_STORAGE=s3   keep originals and renditions in S3: also starts a private
+#                      Ceph RADOS Gateway (scripts/s3.sh: port 7480, data in
+#                      var/s3, bucket photo-pipeline) and points every process at
+#                      it; PHOTO_PIPELINE_STORAGE etc. set by you win
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -36,6 +40,18 @@ fi
 
 mkdir -p "$VAR/run" "$VAR/log" "$PHOTO_PIPELINE_DATA_DIR"
 ./scripts/rabbitmq.sh start
+case ${PHOTO_STORAGE:-local} in
+  local) ;;
+  s3)
+    export PHOTO_S3_DIR=${PHOTO_S3_DIR:-$VAR/s3}
+    ./scripts/s3.sh start
+    # The gateway's settings, unless the caller set their own.
+    while IFS='=' read -r name value; do
+      [ -n "${!name:-}" ] || export "$name=$value"
+    done <"$PHOTO_S3_DIR/env"
+    ;;
+  *) echo "PHOTO_STORAGE must be local or s3, got '$PHOTO_STORAGE'" >&2; exit 2 ;;
+esac
 
 start() {  # start NAME CMD...: background process, PID in var/run/NAME.pid
   local name=$1; shift
@@ -75,6 +91,7 @@ photo-pipeline is running.
   RabbitMQ UI:    http://localhost:$PHOTO_RMQ_MGMT_PORT  (guest / guest, loopback only)
   events:         tail -f $VAR/log/events.log
   logs, PIDs:     $VAR/log, $VAR/run
+  storage:        ${PHOTO_PIPELINE_STORAGE:-local files under $PHOTO_PIPELINE_DATA_DIR}${PHOTO_PIPELINE_S3_ENDPOINT:+ at $PHOTO_PIPELINE_S3_ENDPOINT}
   try:            curl -X POST http://localhost:$API_PORT/upload/ -F "file=@photo.jpeg"
                   curl http://localhost:$API_PORT/status/<id>
   stop:           ./scripts/stop.sh

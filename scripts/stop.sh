@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stops exactly the processes ./scripts/run.sh started (by their PID files),
-# then the private RabbitMQ node. Never kills by name.
+# then the private RabbitMQ node and S3 gateway. Never kills by name.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VAR=${PHOTO_VAR_DIR:-$PWD/var}
@@ -23,3 +23,8 @@ for _ in $(seq 1 60); do
 done
 for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"; done
 ./scripts/rabbitmq.sh stop || true
+# The S3 gateway of PHOTO_STORAGE=s3, if run.sh started one (its objects
+# live in memory: they go with it).
+export PHOTO_S3_DIR=${PHOTO_S3_DIR:-$VAR/s3}
+[ -f "$PHOTO_S3_DIR/ceph.conf" ] && ./scripts/s3.sh stop
+true

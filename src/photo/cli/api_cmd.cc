@@ -57,15 +57,9 @@ int RunApi(const CommonSettings& s, const ApiArgs& args) {
   if (Status st = publisher.Connect(); !st.ok())
     spdlog::warn("broker not reachable yet ({}); uploads get 503 until it is", st.ToString());
 
-  auto blobs = storage::OpenBlobStore(s.storage, s.data_dir);
+  auto blobs = storage::OpenCheckedBlobStore(s.storage, s.data_dir);
   if (!blobs) {
     PrintError(blobs.error().reason(), blobs.error().message());
-    return 2;
-  }
-  // A wrong endpoint, bucket or key stops the API here, naming the setting,
-  // rather than failing every upload.
-  if (Status st = (*blobs)->Check(); !st.ok()) {
-    PrintError(st.reason(), st.message());
     return 2;
   }
   spdlog::info("api storage: {}", (*blobs)->Describe());

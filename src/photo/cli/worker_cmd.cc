@@ -156,13 +156,9 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
       return 2;
     }
   }
-  auto blobs = storage::OpenBlobStore(s.storage, s.data_dir);
+  auto blobs = storage::OpenCheckedBlobStore(s.storage, s.data_dir);
   if (!blobs) {
     PrintError(blobs.error().reason(), blobs.error().message());
-    return 2;
-  }
-  if (Status st = (*blobs)->Check(); !st.ok()) {
-    PrintError(st.reason(), st.message());
     return 2;
   }
   // Scratch space for remote storage; cleaned at start (a worker killed

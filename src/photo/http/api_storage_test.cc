@@ -1,6 +1,8 @@
 // The API with S3 blob storage, against the test Ceph gateway (fixture
 // "s3"): the original is stored as an object before 202, a refused upload
-// leaves no object, DELETE erases every object of the image.
+// leaves no object, renditions download with ETag/304/ranges, with
+// PHOTO_PIPELINE_S3_PRESIGN_TTL the answer is a redirect to a presigned URL
+// that serves the bytes, and DELETE erases every object of the image.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -13,22 +15,14 @@
 #include "photo/image/testing/synth.h"
 #include "photo/pipeline/layout.h"
 #include "photo/storage/s3/s3_blob_store.h"
+#include "photo/storage/testing/test_gateway.h"
 #include "photo/store/memory_store.h"
 
 namespace photo::http {
 namespace {
 namespace fs = std::filesystem;
 
-storage::S3Config TestS3() {
-  storage::S3Config c;
-  c.bucket = "photo-pipeline";
-  c.prefix = "api-test/";
-  c.endpoint = std::string("http://127.0.0.1:") + PHOTO_TEST_S3_PORT;
-  c.access_key = "photo";
-  c.secret_key = "photo-secret";
-  c.attempts = 3;
-  return c;
-}
+storage::S3Config TestS3() { return storage::testing::TestGatewayConfig("api-test/"); }
 
 constexpr char kAdminToken[] = "s3-test-admin";
 
@@ -126,6 +120,65 @@ TEST_F(ApiS3Test, RefusedAfterThePutLeavesNoObject) {
   auto after = blobs_.List("images/");
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->size(), before->size());
+}
+
+// A record with one stored rendition, as the workers leave it.
+std::string AddRendition(store::MemoryStatusStore& store, storage::BlobStore& blobs, const std::string& bytes) {
+  const std::string id = NewImageId();
+  const pipeline::Layout keys("");
+  image::RenditionSpec spec;
+  spec.name = "thumb";
+  const std::string key = keys.FinalRendition(id, spec).generic_string();
+  EXPECT_TRUE(blobs.Put(key, bytes).ok());
+  store::ImageRecord rec = store::NewRecord(id, "p.jpg", NowUnixMillis());
+  rec.original_path = keys.Original(id).generic_string();
+  image::Rendition r;
+  r.name = "thumb";
+  r.path = key;
+  r.bytes = bytes.size();
+  rec.renditions.push_back(r);
+  EXPECT_TRUE(store.Create(rec).ok());
+  return id;
+}
+
+TEST_F(ApiS3Test, RenditionStreamsWithEtagNotModifiedAndRanges) {
+  Start();
+  const std::string bytes = image::testing::MakePhoto({.width = 300, .height = 200});
+  const std::string id = AddRendition(store_, blobs_, bytes);
+  auto res = client_->Get("/images/" + id + "/thumb");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->body, bytes);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "image/jpeg");
+  const std::string etag = res->get_header_value("ETag");
+  EXPECT_FALSE(etag.empty());
+  EXPECT_NE(res->get_header_value("Cache-Control").find("immutable"), std::string::npos);
+  auto again = client_->Get("/images/" + id + "/thumb", {{"If-None-Match", etag}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 304);
+  auto part = client_->Get("/images/" + id + "/thumb", {{"Range", "bytes=10-19"}});
+  ASSERT_TRUE(part);
+  EXPECT_EQ(part->status, 206);
+  EXPECT_EQ(part->body, bytes.substr(10, 10));
+  EXPECT_EQ(client_->Get("/images/" + id + "/medium")->status, 404);
+}
+
+TEST_F(ApiS3Test, PresignTtlRedirectsToAUrlThatServesTheBytes) {
+  Start(/*presign_ttl_s=*/300);
+  const std::string bytes = image::testing::MakePhoto({.width = 300, .height = 200});
+  const std::string id = AddRendition(store_, blobs_, bytes);
+  auto res = client_->Get("/images/" + id + "/thumb");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 302) << res->body;
+  const std::string location = res->get_header_value("Location");
+  ASSERT_EQ(location.rfind(TestS3().endpoint + "/", 0), 0u) << location;
+  EXPECT_NE(location.find("X-Amz-Signature="), std::string::npos);
+  httplib::Client s3("127.0.0.1", std::stoi(PHOTO_TEST_S3_PORT));
+  s3.set_url_encode(false);  // the URL is signed exactly as it is
+  auto got = s3.Get(location.substr(TestS3().endpoint.size()));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 200) << got->body;
+  EXPECT_EQ(got->body, bytes);
 }
 
 }  // namespace

@@ -1,12 +1,14 @@
 // GET /status/{id} (the image record) and GET /images/{id}/{rendition} (the
 // rendition's bytes, "original" included).
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <optional>
 
 #include "photo/core/files.h"
+#include "photo/storage/blob_store.h"
 #include "photo/http/auth.h"
 #include "photo/core/ids.h"
 #include "photo/http/file_response.h"
@@ -81,6 +83,62 @@ Response GetStatus(ApiContext& ctx, const Request& req) {
   return res;
 }
 
+// A blob of remote storage: HEAD for the ETag (304 without fetching), then a
+// redirect to a presigned URL (PHOTO_PIPELINE_S3_PRESIGN_TTL) or the bytes,
+// fetched into an anonymous memory file and served like a local one (ranges
+// included).
+Response RemoteBlobResponse(ApiContext& ctx, const Request& req, const std::string& key,
+                            const std::string& what, const std::string& content_type,
+                            bool needed_credentials) {
+  auto unavailable = [&](const Status& s) {
+    return StatusResponse(UnavailableError("storage_unavailable", s.ToString()), 503, ctx.config.retry_after_s);
+  };
+  Result<storage::BlobInfo> head = ctx.remote_blobs->Head(key);
+  if (!head) {
+    if (head.error().code() == StatusCode::kNotFound) return NotFound("the file of " + what + " is not there");
+    return unavailable(head.error());
+  }
+  Response res;
+  if (IfNoneMatchHits(req.headers.Get("If-None-Match"), head->etag)) {
+    res.status = 304;
+  } else if (ctx.config.presign_ttl_s > 0) {
+    Result<std::string> url = ctx.remote_blobs->PresignGet(key, ctx.config.presign_ttl_s);
+    if (!url) return unavailable(url.error());
+    res.status = 302;
+    res.headers.Set("Location", *url);
+    // The URL expires: a cache may keep the redirect for half its life.
+    res.headers.Set("Cache-Control", "private, max-age=" + std::to_string(ctx.config.presign_ttl_s / 2));
+    res.headers.Set("ETag", head->etag);
+    return res;
+  } else {
+    const int fd = ::memfd_create("photo-blob", MFD_CLOEXEC);
+    if (fd < 0) return unavailable(InternalError("io_error", "memfd_create failed"));
+    std::uint64_t size = 0;
+    Status s = ctx.remote_blobs->Get(key, [&](std::string_view chunk) {
+      while (!chunk.empty()) {
+        const ssize_t n = ::write(fd, chunk.data(), chunk.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return InternalError("io_error", "memfd write failed");
+        chunk.remove_prefix(static_cast<std::size_t>(n));
+        size += static_cast<std::uint64_t>(n);
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) {
+      ::close(fd);
+      if (s.code() == StatusCode::kNotFound) return NotFound("the file of " + what + " is not there");
+      return unavailable(s);
+    }
+    res = FileResponse(req, fd, size, content_type);
+    // Uploaded bytes could be a polyglot: never let a browser run them.
+    res.headers.Set("Content-Security-Policy", "default-src 'none'; sandbox");
+  }
+  res.headers.Set("ETag", head->etag);
+  res.headers.Set("Cache-Control", needed_credentials ? "private, max-age=31536000, immutable"
+                                                      : "public, max-age=31536000, immutable");
+  return res;
+}
+
 Response GetImage(ApiContext& ctx, const Request& req) {
   const std::string id(req.Param("id"));
   const std::string name(req.Param("rendition"));
@@ -105,6 +163,12 @@ Response GetImage(ApiContext& ctx, const Request& req) {
     content_type = image::OutputMimeType(r->format);
   }
   if (rel.empty()) return NotFound("this image has no rendition '" + name + "' (yet)");
+  if (ctx.remote_blobs != nullptr) {
+    // Keys are relative paths; a clean/ intermediate is never published.
+    if (!storage::ValidateKey(rel).ok() || rel.find("/clean/") != std::string::npos)
+      return NotFound("this image has no rendition '" + name + "' (yet)");
+    return RemoteBlobResponse(ctx, req, rel, "rendition '" + name + "'", content_type, needed_credentials);
+  }
   fs::path file = fs::path(rel).is_absolute() ? fs::path(rel) : ctx.config.data_dir / rel;
   // A record is trusted data, but a path outside the data dir is never
   // served; and a rendition still waiting for its watermark (clean/) is not

@@ -99,6 +99,19 @@ struct Compressor {
 
   std::string Bytes() const { return {reinterpret_cast<const char*>(buffer), size}; }
 
+  // Compresses interleaved RGB rows (cinfo set up by the caller) and returns
+  // the file.
+  std::string CompressRgb(const std::uint8_t* rgb) {
+    jpeg_start_compress(&cinfo, TRUE);
+    const size_t stride = static_cast<size_t>(cinfo.image_width) * 3;
+    while (cinfo.next_scanline < cinfo.image_height) {
+      auto row = const_cast<JSAMPROW>(rgb + stride * cinfo.next_scanline);
+      jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    return Bytes();
+  }
+
   ErrorManager errors;
   jpeg_compress_struct cinfo{};
   unsigned char* buffer = nullptr;
@@ -218,14 +231,7 @@ std::string EncodeLike(jpeg_decompress_struct& src, const std::uint8_t* rgb, int
   dst.cinfo.image_height = static_cast<JDIMENSION>(height);
   dst.cinfo.in_color_space = JCS_RGB;
   dst.cinfo.input_components = 3;
-  jpeg_start_compress(&dst.cinfo, TRUE);
-  const size_t stride = static_cast<size_t>(width) * 3;
-  while (dst.cinfo.next_scanline < dst.cinfo.image_height) {
-    auto row = const_cast<JSAMPROW>(rgb + stride * dst.cinfo.next_scanline);
-    jpeg_write_scanlines(&dst.cinfo, &row, 1);
-  }
-  jpeg_finish_compress(&dst.cinfo);
-  return dst.Bytes();
+  return dst.CompressRgb(rgb);
 }
 
 bool Changed(const std::vector<std::uint8_t>& before, const std::vector<std::uint8_t>& after,
@@ -509,14 +515,7 @@ std::string EncodeJpegRowRestarts(const std::uint8_t* rgb, int width, int height
     c.cinfo.comp_info[0].v_samp_factor = 1;
   }
   c.cinfo.restart_in_rows = 1;
-  jpeg_start_compress(&c.cinfo, TRUE);
-  const size_t stride = static_cast<size_t>(width) * 3;
-  while (c.cinfo.next_scanline < c.cinfo.image_height) {
-    auto row = const_cast<JSAMPROW>(rgb + stride * c.cinfo.next_scanline);
-    jpeg_write_scanlines(&c.cinfo, &row, 1);
-  }
-  jpeg_finish_compress(&c.cinfo);
-  return c.Bytes();
+  return c.CompressRgb(rgb);
 }
 
 Result<std::string> EditJpegRegion(std::string_view jpeg, const Box& box, const EditFn& edit,

@@ -51,11 +51,14 @@ class PixelBuffer {
       return;
     }
     map_size_ = ((size_ + kHuge - 1) / kHuge) * kHuge + kHuge;
-    // A mapping this thread released for an earlier image, if one is big
-    // enough: its huge pages are already faulted in and zeroed.
+    // The smallest mapping this thread released for an earlier image that is
+    // big enough: its huge pages are already faulted in and zeroed, and the
+    // bigger ones stay for the next image's bigger buffers.
     auto& cache = Cache();
-    auto fit = std::find_if(cache.begin(), cache.end(),
-                            [&](const Mapping& m) { return m.size >= map_size_; });
+    auto fit = cache.end();
+    for (auto it = cache.begin(); it != cache.end(); ++it) {
+      if (it->size >= map_size_ && (fit == cache.end() || it->size < fit->size)) fit = it;
+    }
     void* p = nullptr;
     if (fit != cache.end()) {
       p = fit->addr;
@@ -102,10 +105,11 @@ class PixelBuffer {
   static constexpr size_t kHuge = 2u << 20;
   static constexpr size_t kHugeThreshold = 1u << 20;
   // Per thread, up to kCacheEntries released mappings totalling at most
-  // kCacheBytes stay mapped for the next image (a 12 MP decode buffer plus
-  // its 2560 px rendition): zeroing fresh huge pages cost ~10 ms of a 12 MP
-  // resize here. The memory is the worker's steady working set anyway.
-  static constexpr size_t kCacheEntries = 3;
+  // kCacheBytes stay mapped for the next image (a 12 MP decode buffer, the
+  // residual resize's 2x intermediate, the 2560 and 1280 px renditions):
+  // zeroing fresh huge pages cost ~10 ms of a 12 MP resize here. The memory
+  // is the worker's steady working set anyway.
+  static constexpr size_t kCacheEntries = 4;
   static constexpr size_t kCacheBytes = 160u << 20;
   struct Mapping {
     void* addr;
@@ -177,8 +181,13 @@ void UnpremultiplyInPlace(PixelBuffer& p) {
 // and INTER_AREA are equally close (53.4 vs 53.4 dB on an 8 MP phone photo,
 // 51.8 vs 50.9 dB on a 4K one) while LINEAR costs 10 ms instead of 67 ms on
 // 12 MP. Above 1.6x (and on synthetic grain) the area filter is visibly
-// better, so it is used there.
-PixelBuffer ResizeResidual(const PixelBuffer& src, int width, int height);
+// better, so it is used there. Between 1.6x and 2x OpenCV's area filter
+// takes its slow fractional path (~60 ms on 13 MP); bilinear up to twice the
+// target, then its exact 2x area path, is as close to lanczos3 (within
+// 0.4 dB on camera photos, closer on grain) for ~55 % of the CPU
+// (docs/stages/resize.md). `upsampled_area` = false keeps the plain area
+// filter (the benchmarks' "before").
+PixelBuffer ResizeResidual(const PixelBuffer& src, int width, int height, bool upsampled_area);
 
 PixelBuffer ResizeArea(const PixelBuffer& src, int width, int height) {
   PixelBuffer out(width, height, src.bands());
@@ -199,13 +208,22 @@ PixelBuffer ResizeArea(const PixelBuffer& src, int width, int height) {
   return out;
 }
 
-PixelBuffer ResizeResidual(const PixelBuffer& src, int width, int height) {
+PixelBuffer ResizeResidual(const PixelBuffer& src, int width, int height, bool upsampled_area) {
   double factor = std::max(static_cast<double>(src.width()) / width,
                            static_cast<double>(src.height()) / height);
-  if (factor >= 1.6 || src.bands() == 4) return ResizeArea(src, width, height);
+  if (src.bands() == 4) return ResizeArea(src, width, height);
   PixelBuffer out(width, height, src.bands());
   cv::Mat dst = out.mat();
-  cv::resize(src.mat(), dst, dst.size(), 0, 0, cv::INTER_LINEAR);
+  if (factor < 1.6) {
+    cv::resize(src.mat(), dst, dst.size(), 0, 0, cv::INTER_LINEAR);
+  } else if (factor < 2 && upsampled_area) {
+    PixelBuffer twice(2 * width, 2 * height, src.bands());
+    cv::Mat mid = twice.mat();
+    cv::resize(src.mat(), mid, mid.size(), 0, 0, cv::INTER_LINEAR);
+    cv::resize(mid, dst, dst.size(), 0, 0, cv::INTER_AREA);
+  } else {
+    cv::resize(src.mat(), dst, dst.size(), 0, 0, cv::INTER_AREA);
+  }
   return out;
 }
 
@@ -285,7 +303,7 @@ struct TjDeleter {
 // huge-page memory. nullopt = not for this path (CMYK/YCCK: libvips handles
 // Adobe's inverted CMYK and the CMYK profile).
 Result<std::optional<PixelBuffer>> DecodeJpegTurbo(std::string_view bytes, const ProbeInfo& info,
-                                                   Size target) {
+                                                   Size target, bool upsampled_area) {
   std::unique_ptr<void, TjDeleter> tj(tjInitDecompress());
   if (!tj) return InternalError("internal", "tjInitDecompress failed");
   auto* jpeg = reinterpret_cast<unsigned char*>(const_cast<char*>(bytes.data()));
@@ -329,7 +347,7 @@ Result<std::optional<PixelBuffer>> DecodeJpegTurbo(std::string_view bytes, const
   }
   PixelBuffer sized = (dw == stored_tw && dh == stored_th)
                           ? std::move(decoded)
-                          : ResizeResidual(decoded, stored_tw, stored_th);
+                          : ResizeResidual(decoded, stored_tw, stored_th, upsampled_area);
   PixelBuffer upright = Orient(std::move(sized), info.orientation);
   if (info.has_icc) {
     VImage header = internal::LoadBuffer(Format::kJpeg, bytes);
@@ -476,7 +494,7 @@ Result<RenditionSet> MakeRenditions(std::string_view bytes, std::span<const Rend
     Size top = FitLongEdge(dw, dh, specs[order.front()].long_edge);
     std::optional<PixelBuffer> largest;
     if (info.format == Format::kJpeg) {
-      ASSIGN_OR_RETURN(largest, DecodeJpegTurbo(bytes, info, top));
+      ASSIGN_OR_RETURN(largest, DecodeJpegTurbo(bytes, info, top, options.upsampled_area));
     }
     if (!largest) largest = DecodeVips(bytes, info, top);
 

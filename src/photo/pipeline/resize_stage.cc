@@ -168,7 +168,8 @@ Result<ResizeOutput> RunResize(const ResizeConfig& config, const Layout& layout,
                    image::MakeRenditions(*bytes, specs, config.limits,
                                          {.watermark_inputs_are_intermediate =
                                               config.watermark_enabled,
-                                          .jpeg_row_restarts = config.jpeg_row_restarts}));
+                                          .jpeg_row_restarts = config.jpeg_row_restarts,
+                                          .upsampled_area = config.upsampled_area}));
 
   ResizeOutput out;
   out.source = set.source;

@@ -25,6 +25,8 @@ struct ResizeConfig {
   bool watermark_enabled = true;
   // Code only (benchmarks compare): image::MakeOptions::jpeg_row_restarts.
   bool jpeg_row_restarts = true;
+  // Code only (benchmarks compare): image::MakeOptions::upsampled_area.
+  bool upsampled_area = true;
 
   // Overlays PHOTO_PIPELINE_* environment variables onto the defaults (unset
   // or empty variables keep the default), then Validate()s.

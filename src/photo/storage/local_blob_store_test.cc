@@ -58,5 +58,16 @@ TEST(StorageFactory, PicksTheStoreBySetting) {
   EXPECT_NE(bad.error().message().find("PHOTO_PIPELINE_STORAGE"), std::string::npos);
 }
 
+TEST(StorageFactory, CheckedStoreFailsAtOpenWhenTheStoreCannotBeUsed) {
+  EXPECT_TRUE(OpenCheckedBlobStore("", TestRoot()).ok());
+  // A regular file where the data dir should be: Check() fails, naming it.
+  const fs::path file = TestRoot() / "not-a-dir";
+  { std::ofstream(file) << "x"; }
+  auto blocked = OpenCheckedBlobStore("file://" + (file / "data").string(), TestRoot());
+  ASSERT_FALSE(blocked.ok());
+  EXPECT_NE(blocked.error().ToString().find("PHOTO_PIPELINE_DATA_DIR"), std::string::npos)
+      << blocked.error().ToString();
+}
+
 }  // namespace
 }  // namespace photo::storage

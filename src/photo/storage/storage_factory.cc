@@ -25,4 +25,11 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
                                              "s3://bucket/prefix, got '" + std::string(url) + "'");
 }
 
+Result<std::unique_ptr<BlobStore>> OpenCheckedBlobStore(std::string_view url,
+                                                        const std::filesystem::path& data_dir) {
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store, OpenBlobStore(url, data_dir));
+  RETURN_IF_ERROR(store->Check());
+  return store;
+}
+
 }  // namespace photo::storage

@@ -18,4 +18,10 @@ namespace photo::storage {
 Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view storage_url,
                                                  const std::filesystem::path& data_dir);
 
+// OpenBlobStore, then Check(): what a service does at start, so that a wrong
+// endpoint, bucket or key stops it there, naming the setting, rather than
+// failing every upload or job.
+Result<std::unique_ptr<BlobStore>> OpenCheckedBlobStore(std::string_view storage_url,
+                                                        const std::filesystem::path& data_dir);
+
 }  // namespace photo::storage

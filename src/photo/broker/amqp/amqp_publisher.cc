@@ -253,6 +253,15 @@ Status AmqpPublisher::Publish(const OutgoingMessage& message) {
     const bool lost = conn_ == nullptr || !conn_->healthy();
     if (lost) DropLocked();
     if (s.code() == StatusCode::kDeadlineExceeded) DropLocked();
+    // A quorum queue nacks while it elects a leader, which passes in well
+    // under a second; but a channel whose queue client still points at the
+    // dead leader kept nacking for minutes (cluster test, leader kill -9 on
+    // RabbitMQ 3.10). A fresh channel re-resolves the leader, so the next
+    // attempt reconnects at once instead of retrying on this channel.
+    if (s.reason() == "broker_nack") {
+      DropLocked();
+      next_connect_ = Clock::now();
+    }
     if (!(lost && had_connection && s.reason() == "broker_unavailable")) break;
     next_connect_ = Clock::now();
   }

@@ -45,7 +45,8 @@ struct AmqpPublisherOptions {
 // Errors (all leave the message "not accepted"; it may still have been
 // enqueued, so a retry can duplicate it):
 //   kUnavailable "unroutable"        basic.return (no queue bound) or no such exchange
-//   kUnavailable "broker_nack"       basic.nack
+//   kUnavailable "broker_nack"       basic.nack (the channel is dropped: the next
+//                                    publish opens a fresh one)
 //   kUnavailable "broker_blocked"    no confirm within confirm_timeout while the
 //                                    broker reports connection.blocked (alarm);
 //                                    the connection is kept (reconnecting would not help)

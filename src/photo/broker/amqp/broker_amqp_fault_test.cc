@@ -25,10 +25,11 @@ using testing::TestConfig;
 using testing::UniqueName;
 using testing::WaitFor;
 
-class FaultTest : public ::testing::Test {
+class FaultTest : public testing::BrokerTest {
  protected:
   void SetUp() override {
-    if (testing::TestUrl().empty()) GTEST_SKIP() << "PHOTO_TEST_AMQP_URL not set (run via ctest)";
+    testing::BrokerTest::SetUp();
+    if (IsSkipped()) return;
     // A previous test may have left the node down if it failed half-way.
     ASSERT_EQ(testing::RabbitmqScript("start >/dev/null 2>&1"), 0);
   }

@@ -29,12 +29,7 @@ using testing::UniqueName;
 using testing::WaitFor;
 using Clock = std::chrono::steady_clock;
 
-class AmqpTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (testing::TestUrl().empty()) GTEST_SKIP() << "PHOTO_TEST_AMQP_URL not set (run via ctest)";
-  }
-};
+using AmqpTest = testing::BrokerTest;
 
 OutgoingMessage ToQueue(const std::string& queue, const std::string& body, const std::string& id) {
   OutgoingMessage m;
@@ -160,6 +155,28 @@ TEST_F(AmqpTest, UnroutableIsAnErrorExceptOnTheEventsExchange) {
   s = pub.Publish(ToQueue(q, "{}", "m4"));
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(raw.Count(q), 1);
+}
+
+TEST_F(AmqpTest, NackedPublishReportsItAndTheNextPublishUsesAFreshChannel) {
+  const std::string q = UniqueName("full");
+  RawClient raw;
+  raw.DeclareFullAfter(q, 1);
+  AmqpPublisher pub(TestConfig());
+  ASSERT_TRUE(pub.Publish(ToQueue(q, "{}", "first")).ok());
+  const auto connects = pub.stats().connects;
+
+  Status s = pub.Publish(ToQueue(q, "{}", "second"));
+  EXPECT_EQ(s.reason(), "broker_nack") << s.ToString();
+  EXPECT_EQ(pub.stats().nacked, 1u);
+
+  // Room again: the retry goes out at once on a new channel (a channel that
+  // nacked may keep nacking: see AmqpPublisher::Publish).
+  ASSERT_TRUE(raw.Get(q).has_value());
+  s = pub.Publish(ToQueue(q, "{}", "second"));
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(pub.stats().connects, connects + 1);
+  EXPECT_EQ(raw.Count(q), 1);
+  raw.DeleteQueue(q);
 }
 
 TEST_F(AmqpTest, PublisherIsThreadSafe) {
@@ -297,42 +314,80 @@ struct LoopRunner {
   std::jthread thread;
 };
 
-TEST_F(AmqpTest, AckPathPublishesTheNextJobBeforeAcking) {
+// A stage queue whose handler forwards each job to the next stage's queue
+// through a RecordingPublisher that fails its first `fail_first` publishes.
+struct ForwardingStage {
+  explicit ForwardingStage(int fail_first)
+      : rec(std::make_shared<RecordingPublisher>(std::make_shared<AmqpPublisher>(c))) {
+    raw.DeclareQueue(next);
+    rec->fail_first = fail_first;
+    options.queue = stage;
+    options.publisher = rec;
+  }
+  Disposition Forward(const Delivery& d) const {
+    return Disposition::Ack({ToQueue(next, d.body, d.message_id + ">next")});
+  }
+  void Send(const std::string& id) {
+    AmqpPublisher pub(c);
+    ASSERT_TRUE(pub.Publish(ToQueue(stage, "{\"id\":\"" + id + "\"}", id)).ok());
+  }
+
   AmqpConfig c = TestConfig();
   const std::string stage = UniqueName("resize");
   const std::string next = UniqueName("watermark");
   RawClient raw;
-  raw.DeclareQueue(next);
-  auto rec = std::make_shared<RecordingPublisher>(std::make_shared<AmqpPublisher>(c));
-  rec->fail_first = 2;  // the loop must keep trying, without acking
-  ConsumerOptions o;
-  o.queue = stage;
-  o.publisher = rec;
+  std::shared_ptr<RecordingPublisher> rec;
+  ConsumerOptions options;
+};
+
+TEST_F(AmqpTest, AckPathPublishesTheNextJobBeforeAcking) {
+  ForwardingStage f(/*fail_first=*/2);  // the loop must keep trying, without acking
   std::atomic<int> calls{0};
-  LoopRunner run(c, o, [&](const Delivery& d, std::stop_token) {
+  LoopRunner run(f.c, f.options, [&](const Delivery& d, std::stop_token) {
     ++calls;
     EXPECT_EQ(d.attempt, 1);
     EXPECT_FALSE(d.redelivered);
-    return Disposition::Ack({ToQueue(next, d.body, d.message_id + ">next")});
+    return f.Forward(d);
   });
-  rec->probe = [&] { return run.loop.stats().acked; };
+  f.rec->probe = [&] { return run.loop.stats().acked; };
   ASSERT_TRUE(WaitFor([&] { return run.loop.consuming(); }, 10s));
 
-  AmqpPublisher pub(c);
-  ASSERT_TRUE(pub.Publish(ToQueue(stage, "{\"id\":\"a\"}", "a")).ok());
-  auto forwarded = raw.WaitGet(next, 10s);
+  f.Send("a");
+  auto forwarded = f.raw.WaitGet(f.next, 10s);
   ASSERT_TRUE(forwarded.has_value());
   EXPECT_EQ(forwarded->message_id, "a>next");
   EXPECT_EQ(forwarded->body, "{\"id\":\"a\"}");
   ASSERT_TRUE(WaitFor([&] { return run.loop.stats().acked == 1; }, 5s));
   {
-    std::lock_guard<std::mutex> lock(rec->mu_);
-    ASSERT_EQ(rec->acked_at_call.size(), 3u);  // 2 injected failures + success
-    for (auto acked : rec->acked_at_call) EXPECT_EQ(acked, 0u);
+    std::lock_guard<std::mutex> lock(f.rec->mu_);
+    ASSERT_EQ(f.rec->acked_at_call.size(), 3u);  // 2 injected failures + success
+    for (auto acked : f.rec->acked_at_call) EXPECT_EQ(acked, 0u);
   }
   EXPECT_EQ(calls.load(), 1);
-  EXPECT_EQ(raw.Count(stage), 0);
-  EXPECT_EQ(raw.Count(next), 0);
+  EXPECT_EQ(f.raw.Count(f.stage), 0);
+  EXPECT_EQ(f.raw.Count(f.next), 0);
+}
+
+TEST_F(AmqpTest, AJobWhosePublishKeepsFailingIsHandedBackAndRedone) {
+  ForwardingStage f(/*fail_first=*/4);  // 100 + 200 + 400 ms of back-off outlast the give-up
+  f.options.publish_give_up = 300ms;
+  std::atomic<int> calls{0};
+  std::atomic<bool> saw_redelivery{false};
+  LoopRunner run(f.c, f.options, [&](const Delivery& d, std::stop_token) {
+    if (++calls > 1 && d.redelivered) saw_redelivery = true;
+    return f.Forward(d);
+  });
+  ASSERT_TRUE(WaitFor([&] { return run.loop.consuming(); }, 10s));
+
+  f.Send("b");
+  auto forwarded = f.raw.WaitGet(f.next, 15s);
+  ASSERT_TRUE(forwarded.has_value());
+  EXPECT_EQ(forwarded->message_id, "b>next");
+  ASSERT_TRUE(WaitFor([&] { return run.loop.stats().acked == 1; }, 5s));
+  EXPECT_EQ(calls.load(), 2);  // done, handed back, done again
+  EXPECT_TRUE(saw_redelivery.load());
+  EXPECT_EQ(run.loop.stats().retried, 1u);
+  EXPECT_EQ(f.raw.Count(f.stage), 0);
 }
 
 TEST_F(AmqpTest, RetryGoesThroughRetryQueuesWithGrowingDelay) {

@@ -334,18 +334,26 @@ void ConsumerLoop::RunSession(std::stop_token stop, bool& established) {
   conn.reset();  // polite close if healthy: unacked deliveries are requeued
 }
 
-bool ConsumerLoop::PublishUntilConfirmed(const OutgoingMessage& m, std::uint64_t session,
-                                         std::stop_token job_stop) {
+ConsumerLoop::PublishOutcome ConsumerLoop::PublishUntilConfirmed(const OutgoingMessage& m,
+                                                                 std::uint64_t session,
+                                                                 std::stop_token job_stop,
+                                                                 Clock::time_point give_up) {
   Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
   while (session_.load() == session) {
     Status s = publisher_->Publish(m);
-    if (s.ok()) return true;
+    if (s.ok()) return PublishOutcome::kConfirmed;
+    if (Clock::now() >= give_up) {
+      spdlog::error("AMQP consumer '{}': publishing {} to '{}' still fails ({}); giving the "
+                    "delivery back to the queue",
+                    options_.queue, m.message_id, m.routing_key, s.ToString());
+      return PublishOutcome::kGaveUp;
+    }
     auto delay = backoff.Next();
     spdlog::warn("AMQP consumer '{}': publishing {} to '{}' failed ({}); retry in {} ms",
                  options_.queue, m.message_id, m.routing_key, s.ToString(), delay.count());
-    if (!SleepFor(delay, job_stop)) return false;
+    if (!SleepFor(delay, job_stop)) return PublishOutcome::kSessionEnded;
   }
-  return false;
+  return PublishOutcome::kSessionEnded;
 }
 
 void ConsumerLoop::JobThread(std::stop_token stop, std::stop_token loop_stop) {
@@ -411,17 +419,20 @@ void ConsumerLoop::JobThread(std::stop_token stop, std::stop_token loop_stop) {
       }
     }
 
-    bool published = true;
+    PublishOutcome outcome = PublishOutcome::kConfirmed;
+    const Clock::time_point give_up = Clock::now() + options_.publish_give_up;
     for (const OutgoingMessage& m : out) {
-      if (!PublishUntilConfirmed(m, job.session, stop)) {
-        published = false;
-        break;
-      }
+      outcome = PublishUntilConfirmed(m, job.session, stop, give_up);
+      if (outcome != PublishOutcome::kConfirmed) break;
+    }
+    if (outcome == PublishOutcome::kGaveUp) {
+      action = Action::kNackRequeue;
+      kind = Disposition::Kind::kRetry;
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
       in_flight_ = false;
-      if (published && job.session == session_.load()) {
+      if (outcome != PublishOutcome::kSessionEnded && job.session == session_.load()) {
         completions_.push_back(Completion{job.session, d.delivery_tag, action, kind});
       } else {
         ++stats_.abandoned;

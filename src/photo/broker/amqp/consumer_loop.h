@@ -84,6 +84,10 @@ struct ConsumerOptions {
   // own: a separate connection, so that an alarm blocking publishers does
   // not also stall this connection's acks and heartbeats.
   std::shared_ptr<Publisher> publisher;
+  // How long a finished job keeps retrying its publishes before its delivery
+  // is handed back (basic.nack, requeue) for another worker, perhaps on a
+  // healthier node, to redo; the work is redone, never lost.
+  std::chrono::milliseconds publish_give_up{60000};
   std::string role = "consumer";
 };
 
@@ -92,9 +96,10 @@ struct ConsumerOptions {
 //
 // Guarantees: a delivery is acked only after every message it asked for
 // (and its retry/park copy) was confirmed by the broker. If publishing keeps
-// failing the loop retries with back-off and does not ack; if the consuming
-// connection is lost meanwhile the delivery is abandoned (the broker
-// redelivers it, so handlers must be idempotent). Broker restarts and
+// failing the loop retries with back-off and does not ack; after
+// publish_give_up it requeues the delivery; if the consuming connection is
+// lost meanwhile the delivery is abandoned (the broker redelivers it, so
+// handlers must be idempotent). Broker restarts and
 // connection loss are handled inside Run by reconnecting with capped
 // exponential back-off + jitter.
 class ConsumerLoop {
@@ -141,8 +146,10 @@ class ConsumerLoop {
   void RunSession(std::stop_token stop, bool& established);
   void JobThread(std::stop_token stop, std::stop_token loop_stop);
   // Publishes `m`, retrying with back-off while the session is current.
-  bool PublishUntilConfirmed(const OutgoingMessage& m, std::uint64_t session,
-                             std::stop_token job_stop);
+  using Clock = std::chrono::steady_clock;
+  enum class PublishOutcome { kConfirmed, kSessionEnded, kGaveUp };
+  PublishOutcome PublishUntilConfirmed(const OutgoingMessage& m, std::uint64_t session,
+                                       std::stop_token job_stop, Clock::time_point give_up);
   void Wake();
 
   const AmqpConfig config_;

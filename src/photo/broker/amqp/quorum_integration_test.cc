@@ -26,11 +26,8 @@ using testing::UniqueName;
 using testing::WaitFor;
 using Clock = std::chrono::steady_clock;
 
-class QuorumTest : public ::testing::Test {
+class QuorumTest : public testing::BrokerTest {
  protected:
-  void SetUp() override {
-    if (testing::TestUrl().empty()) GTEST_SKIP() << "PHOTO_TEST_AMQP_URL not set (run via ctest)";
-  }
   // Quorum queues are Raft servers on the shared node: remove them after use.
   void TearDown() override {
     if (testing::TestUrl().empty()) return;

@@ -78,6 +78,14 @@ void RawClient::DeclareQueue(const std::string& name) {
   ASSERT_TRUE(conn_->RpcStatus("declare").ok());
 }
 
+void RawClient::DeclareFullAfter(const std::string& name, std::int64_t max_length) {
+  TableBuilder args;
+  args.AddInt("x-max-length", max_length);
+  args.AddString("x-overflow", "reject-publish");
+  amqp_queue_declare(conn_->get(), Connection::kChannel, Bytes(name), 0, 1, 0, 0, args.table());
+  ASSERT_TRUE(conn_->RpcStatus("declare").ok());
+}
+
 void RawClient::DeleteQueue(const std::string& name) {
   amqp_queue_delete(conn_->get(), Connection::kChannel, Bytes(name), 0, 0);
   Status s = conn_->RpcStatus("delete");

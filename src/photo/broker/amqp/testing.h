@@ -1,7 +1,10 @@
 // Helpers for the broker integration tests (real RabbitMQ, no mocks).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -15,6 +18,15 @@ namespace photo::broker::amqp::testing {
 
 // PHOTO_TEST_AMQP_URL (set by ctest); empty when not run under ctest.
 std::string TestUrl();
+
+// Base of the broker tests: skipped when not run through ctest, which starts
+// the node and compiles its URL in.
+class BrokerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (TestUrl().empty()) GTEST_SKIP() << "PHOTO_TEST_AMQP_URL not set (run via ctest)";
+  }
+};
 // A config for tests: the test URL, short timeouts, no stages declared.
 AmqpConfig TestConfig();
 // prefix + "-" + 8 random hex chars: queue names no other test uses.
@@ -42,6 +54,9 @@ class RawClient {
   RawClient();
   Connection& conn() { return *conn_; }
   void DeclareQueue(const std::string& name);
+  // A classic queue holding at most `max_length` messages that nacks
+  // publishes beyond it (x-overflow=reject-publish): a real basic.nack.
+  void DeclareFullAfter(const std::string& name, std::int64_t max_length);
   void DeleteQueue(const std::string& name);
   // Ready messages (excludes unacked ones); -1 if the queue does not exist.
   long Count(const std::string& queue);

@@ -12,6 +12,7 @@
 
 #include "photo/storage/s3/sigv4.h"
 #include "photo/storage/testing/blob_store_suite.h"
+#include "photo/storage/testing/test_gateway.h"
 
 namespace photo::storage {
 namespace {
@@ -20,13 +21,7 @@ using testing::RandomBytes;
 using testing::UniquePrefix;
 
 S3Config TestConfig() {
-  S3Config c;
-  c.bucket = "photo-pipeline";
-  c.prefix = "storage-test/";
-  c.endpoint = std::string("http://127.0.0.1:") + PHOTO_TEST_S3_PORT;
-  c.access_key = "photo";
-  c.secret_key = "photo-secret";
-  c.attempts = 3;
+  S3Config c = testing::TestGatewayConfig("storage-test/");
   c.backoff_ms = 50;
   c.timeout_ms = 20'000;
   return c;

@@ -1,13 +1,10 @@
 #include "photo/store/postgres/pg_store.h"
 
 #include <libpq-fe.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
@@ -15,6 +12,7 @@
 #include <vector>
 
 #include "photo/core/ids.h"
+#include "photo/store/connection_pool.h"
 #include "photo/store/record_json.h"
 
 namespace photo::store {
@@ -94,26 +92,12 @@ void IgnoreNotice(void*, const char*) {}
 
 class PgStatusStore::Impl {
  public:
-  explicit Impl(PgOptions o) : opts_(std::move(o)), pid_(getpid()) {}
-  ~Impl() {
-    if (getpid() != pid_) return;  // a forked child must not talk on the parent's sockets
-    for (PGconn* c : idle_) PQfinish(c);
-  }
-
-  class Lease {
-   public:
-    Lease(Impl* impl, PGconn* conn) : impl_(impl), conn_(conn) {}
-    Lease(Lease&& o) noexcept : impl_(o.impl_), conn_(std::exchange(o.conn_, nullptr)) {}
-    Lease& operator=(Lease&&) = delete;
-    ~Lease() {
-      if (conn_) impl_->Return(conn_);
-    }
-    PGconn* conn() const { return conn_; }
-
-   private:
-    Impl* impl_;
-    PGconn* conn_;
-  };
+  explicit Impl(PgOptions o)
+      : opts_(std::move(o)),
+        pool_(opts_.max_connections, {.open = [this] { return Connect(); },
+                                      .close = [](PGconn* c) { PQfinish(c); },
+                                      .reusable = &Reusable,
+                                      .spoiled_means_all = true}) {}
 
   Result<PGconn*> Connect() {
     std::string timeout = std::to_string(opts_.connect_timeout_s);
@@ -133,54 +117,15 @@ class PgStatusStore::Impl {
     return conn;
   }
 
-  Result<Lease> Acquire() {
-    std::unique_lock lock(mu_);
-    if (getpid() != pid_) {
-      idle_.clear();  // the parent's; never PQfinish them here
-      open_ = 0;
-      pid_ = getpid();
-    }
-    cv_.wait(lock, [&] { return !idle_.empty() || open_ < opts_.max_connections; });
-    if (!idle_.empty()) {
-      PGconn* c = idle_.back();
-      idle_.pop_back();
-      return Lease(this, c);
-    }
-    ++open_;
-    lock.unlock();
-    auto conn = Connect();
-    if (!conn) {
-      std::lock_guard relock(mu_);
-      --open_;
-      cv_.notify_one();
-      return conn.error();
-    }
-    return Lease(this, *conn);
-  }
-
-  void Return(PGconn* conn) {
+  // A connection left inside a transaction is rolled back; a dead one
+  // (usually a server restart) is spoiled.
+  static bool Reusable(PGconn* conn) {
     bool healthy = PQstatus(conn) == CONNECTION_OK;
     if (healthy && PQtransactionStatus(conn) != PQTRANS_IDLE) {
       Exec(conn, "ROLLBACK");
       healthy = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
     }
-    std::vector<PGconn*> doomed;
-    {
-      std::lock_guard lock(mu_);
-      if (getpid() != pid_) return;
-      if (healthy) {
-        idle_.push_back(conn);
-      } else {
-        // One dead connection usually means the server restarted: the idle
-        // ones are dead too, and finding that out one retry at a time would
-        // exhaust the retries.
-        doomed.swap(idle_);
-        doomed.push_back(conn);
-        open_ -= static_cast<int>(doomed.size());
-      }
-      cv_.notify_all();
-    }
-    for (PGconn* c : doomed) PQfinish(c);
+    return healthy;
   }
 
   template <typename Fn>
@@ -189,11 +134,11 @@ class PgStatusStore::Impl {
     for (int attempt = 0;; ++attempt) {
       Outcome out;
       {
-        auto lease = Acquire();
+        auto lease = pool_.Acquire();
         if (!lease) {
           out = {lease.error(), false};  // callers back off; do not stack connect timeouts
         } else {
-          out = fn(lease->conn());
+          out = fn(lease->get());
         }
       }
       if (out.status.ok() || !out.retry || attempt >= opts_.max_retries) return out.status;
@@ -241,11 +186,7 @@ class PgStatusStore::Impl {
 
  private:
   PgOptions opts_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<PGconn*> idle_;
-  int open_ = 0;
-  pid_t pid_;
+  ConnectionPool<PGconn> pool_;
 };
 
 PgStatusStore::PgStatusStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -15,6 +15,7 @@
 
 #include "photo/core/files.h"
 #include "photo/core/ids.h"
+#include "photo/store/connection_pool.h"
 #include "photo/store/record_json.h"
 
 namespace photo::store {
@@ -113,28 +114,11 @@ static_assert(std::size(kMigrations) == SqliteStatusStore::kSchemaVersion);
 
 class SqliteStatusStore::Impl {
  public:
-  explicit Impl(SqliteOptions o) : opts_(std::move(o)), pid_(getpid()) {}
-
-  ~Impl() {
-    if (getpid() != pid_) return;  // a forked child must not close the parent's handles
-    for (sqlite3* db : idle_) sqlite3_close_v2(db);
-  }
-
-  // Borrowed connection; goes back to the pool (or is closed if spoiled).
-  class Lease {
-   public:
-    Lease(Impl* impl, sqlite3* db) : impl_(impl), db_(db) {}
-    Lease(Lease&& o) noexcept : impl_(o.impl_), db_(std::exchange(o.db_, nullptr)) {}
-    Lease& operator=(Lease&&) = delete;
-    ~Lease() {
-      if (db_) impl_->Return(db_);
-    }
-    sqlite3* db() const { return db_; }
-
-   private:
-    Impl* impl_;
-    sqlite3* db_;
-  };
+  explicit Impl(SqliteOptions o)
+      : opts_(std::move(o)),
+        pool_(opts_.max_connections, {.open = [this] { return OpenConnection(); },
+                                      .close = [](sqlite3* db) { sqlite3_close_v2(db); },
+                                      .reusable = &Reusable}) {}
 
   Result<sqlite3*> OpenConnection() {
     sqlite3* db = nullptr;
@@ -160,45 +144,9 @@ class SqliteStatusStore::Impl {
     return db;
   }
 
-  Result<Lease> Acquire() {
-    std::unique_lock lock(mu_);
-    if (getpid() != pid_) {
-      // Forked: the inherited handles belong to the parent. Forget them
-      // without closing (closing would drop the parent's POSIX locks).
-      idle_.clear();
-      open_ = 0;
-      pid_ = getpid();
-    }
-    cv_.wait(lock, [&] { return !idle_.empty() || open_ < opts_.max_connections; });
-    if (!idle_.empty()) {
-      sqlite3* db = idle_.back();
-      idle_.pop_back();
-      return Lease(this, db);
-    }
-    ++open_;
-    lock.unlock();
-    auto db = OpenConnection();
-    if (!db) {
-      std::lock_guard relock(mu_);
-      --open_;
-      cv_.notify_one();
-      return db.error();
-    }
-    return Lease(this, *db);
-  }
-
-  void Return(sqlite3* db) {
-    // A connection left inside a transaction (a failed ROLLBACK) is spoiled.
-    bool spoiled = !sqlite3_get_autocommit(db) && ExecRc(db, "ROLLBACK") != SQLITE_OK;
-    std::lock_guard lock(mu_);
-    if (getpid() != pid_) return;
-    if (spoiled) {
-      sqlite3_close_v2(db);
-      --open_;
-    } else {
-      idle_.push_back(db);
-    }
-    cv_.notify_one();
+  // A connection left inside a transaction (a failed ROLLBACK) is spoiled.
+  static bool Reusable(sqlite3* db) {
+    return sqlite3_get_autocommit(db) || ExecRc(db, "ROLLBACK") == SQLITE_OK;
   }
 
   // Runs `fn` on a pooled connection, retrying while it reports busy.
@@ -208,11 +156,11 @@ class SqliteStatusStore::Impl {
     for (int attempt = 0;; ++attempt) {
       Outcome out;
       {
-        auto lease = Acquire();
+        auto lease = pool_.Acquire();
         if (!lease) return lease.error();
-        out = fn(lease->db());
-        if (!out.status.ok() && !sqlite3_get_autocommit(lease->db()))
-          ExecRc(lease->db(), "ROLLBACK");
+        out = fn(lease->get());
+        if (!out.status.ok() && !sqlite3_get_autocommit(lease->get()))
+          ExecRc(lease->get(), "ROLLBACK");
       }
       if (!out.busy || attempt >= opts_.max_busy_retries) return out.status;
       // Jittered exponential back-off so colliding processes spread out.
@@ -377,11 +325,7 @@ class SqliteStatusStore::Impl {
   pid_t group_pid_ = getpid();
 
   SqliteOptions opts_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<sqlite3*> idle_;
-  int open_ = 0;
-  pid_t pid_;
+  ConnectionPool<sqlite3> pool_;
 };
 
 SqliteStatusStore::SqliteStatusStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
