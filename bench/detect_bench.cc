@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <vector>
 
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
@@ -100,15 +101,37 @@ const cv::Mat& Small500() {
   return img;
 }
 
-// The default before issue 13 (no enlarging, no mirrored passes) against
-// the current one, on the same inputs in the same run.
-void BM_DetectFacesDefault(benchmark::State& state, bool old_default, const cv::Mat& (*input)()) {
+// A real camera photo as the detect stage sees it: the 4224x3168 outdoor
+// photo Debian's lomiri-wallpapers package installs (scripts/setup.sh; the
+// one photo_stage_cpu uses), shrunk to 1280 px. No faces.
+const cv::Mat& Real1280() {
+  static const cv::Mat img = [] {
+    auto m = photo::detect::DecodeBgr("/usr/share/backgrounds/Dragonfly_by_Bolly.jpg", 1280);
+    if (!m.ok()) {
+      std::fprintf(stderr, "detect_bench: %s (scripts/setup.sh installs it)\n",
+                   m.error().ToString().c_str());
+      std::abort();
+    }
+    return *m;
+  }();
+  return img;
+}
+
+enum class Default { kOld, kV13, kNew };
+
+// The default before issue 13 (no enlarging, no mirrored passes), issue 13's
+// first default (every pass mirrored) and the
+// current one, on the same inputs in the same run. Counters: faces found and
+// BlazeFace inferences per image.
+void BM_DetectFacesDefault(benchmark::State& state, Default which, const cv::Mat& (*input)()) {
   photo::detect::FaceOptions o;
   o.model_dir = photo::detect::DefaultModelDir();
-  if (old_default) {
+  if (which == Default::kOld) {
     o.min_long_edge = 0;
     o.mirror = false;
     o.max_passes = 0;
+  } else if (which == Default::kV13) {
+    o.mirror_swing = 0;
   }
   auto det = photo::detect::FaceDetector::Create(o);
   if (!det.ok()) {
@@ -116,6 +139,8 @@ void BM_DetectFacesDefault(benchmark::State& state, bool old_default, const cv::
     return;
   }
   const cv::Mat& img = input();
+  std::vector<photo::detect::FacePass> passes;
+  (void)(*det)->Detect(img, &passes);
   size_t found = 0;
   for (auto _ : state) {
     auto faces = (*det)->Detect(img);
@@ -123,19 +148,19 @@ void BM_DetectFacesDefault(benchmark::State& state, bool old_default, const cv::
     benchmark::DoNotOptimize(faces);
   }
   state.counters["faces"] = static_cast<double>(found);
+  state.counters["passes"] = static_cast<double>(passes.size());
 }
-BENCHMARK_CAPTURE(BM_DetectFacesDefault, old_portrait1280, true, Image1280)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_DetectFacesDefault, new_portrait1280, false, Image1280)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_DetectFacesDefault, old_crowd1280, true, Crowd1280)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_DetectFacesDefault, new_crowd1280, false, Crowd1280)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_DetectFacesDefault, old_small500, true, Small500)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_DetectFacesDefault, new_small500, false, Small500)
-    ->Unit(benchmark::kMillisecond);
+#define PHOTO_DEFAULTS_ON(input)                                              \
+  BENCHMARK_CAPTURE(BM_DetectFacesDefault, old_##input, Default::kOld, input) \
+      ->Unit(benchmark::kMillisecond);                                        \
+  BENCHMARK_CAPTURE(BM_DetectFacesDefault, v13_##input, Default::kV13, input) \
+      ->Unit(benchmark::kMillisecond);                                        \
+  BENCHMARK_CAPTURE(BM_DetectFacesDefault, new_##input, Default::kNew, input) \
+      ->Unit(benchmark::kMillisecond)
+PHOTO_DEFAULTS_ON(Image1280);
+PHOTO_DEFAULTS_ON(Crowd1280);
+PHOTO_DEFAULTS_ON(Small500);
+PHOTO_DEFAULTS_ON(Real1280);
 BENCHMARK_CAPTURE(BM_DetectFaces, blazeface_front128, FaceModelKind::kBlazeFaceFront128, 0, 0.0)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_DetectFaces, haar, FaceModelKind::kHaarDefault, 0, 0.0)

@@ -174,12 +174,20 @@ TEST(FacesTest, DISABLED_CandidateSweep) {
   auto grid = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 512, 0.0);
   auto c1 = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 512, 0.1);
   auto c2 = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 512, 0.2);
-  ASSERT_TRUE(whole && grid && c1 && c2);
+  FaceOptions packing = c2->options();
+  packing.pack_windows = true;
+  auto c3 = CreateOrFail(packing);
+  ASSERT_TRUE(whole && grid && c1 && c2 && c3);
   for (int face : {140, 160, 180, 200, 220, 240}) {
     const cv::Mat crowd = SmallFaces(face, 8);
-    std::printf("%d px: whole %zu, grid %zu, cand=0.1 %zu, cand=0.2 %zu of 8\n", face,
-                whole->Detect(crowd)->size(), grid->Detect(crowd)->size(),
-                c1->Detect(crowd)->size(), c2->Detect(crowd)->size());
+    std::vector<FacePass> one_each, packed;
+    const size_t found = c2->Detect(crowd, &one_each)->size();
+    const size_t found_packed = c3->Detect(crowd, &packed)->size();
+    std::printf(
+        "%d px: whole %zu, grid %zu, cand=0.1 %zu, cand=0.2 %zu (%zu passes), "
+        "packed windows %zu (%zu passes) of 8\n",
+        face, whole->Detect(crowd)->size(), grid->Detect(crowd)->size(), c1->Detect(crowd)->size(),
+        found, one_each.size(), found_packed, packed.size());
   }
 }
 
@@ -199,9 +207,19 @@ TEST(FacesTest, EnlargingASmallPictureFindsItsSmallFaces) {
   auto plain = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256);
   auto dflt = MakeDefaultFaceDetector();
   ASSERT_TRUE(plain && dflt);
-  auto p = plain->Detect(group), d = dflt->Detect(group);
+  std::vector<FacePass> passes;
+  auto p = plain->Detect(group), d = dflt->Detect(group, &passes);
   ASSERT_TRUE(p.ok() && d.ok());
   std::printf("small group: %zu without enlarging, %zu with (of 6)\n", p->size(), d->size());
+  // The trace is in the input's pixels too: the first pass is the whole
+  // picture, and every window lies inside it.
+  ASSERT_GE(passes.size(), 2u);
+  EXPECT_TRUE(passes[0].whole);
+  EXPECT_EQ(passes[0].window, cv::Rect(0, 0, group.cols, group.rows));
+  for (const FacePass& pass : passes) {
+    EXPECT_EQ(pass.window & cv::Rect(0, 0, group.cols, group.rows), pass.window);
+    EXPECT_GE(pass.cpu_ms, 0.0);
+  }
   EXPECT_LT(p->size(), 6u);
   ASSERT_EQ(d->size(), 6u);
   // Boxes come back in the input's coordinates: each sits on one copy's face.
@@ -231,6 +249,65 @@ TEST(FacesTest, MirroredPassMapsBoxesBack) {
     ASSERT_EQ(d->size(), 1u) << "flipped=" << flipped;
     EXPECT_GT(IoU(p->front(), d->front()), 0.6) << "flipped=" << flipped;
   }
+}
+
+// Mirrored passes run only where the plain pass left something close to
+// the threshold: a face-free picture costs one inference, and a lone
+// astronaut, accepted whole, gets no mirrored whole-image pass.
+TEST(FacesTest, MirroredPassesRunOnlyWhereTheyCanAddAFace) {
+  auto dflt = MakeDefaultFaceDetector();
+  ASSERT_NE(dflt, nullptr);
+  std::vector<FacePass> passes;
+  auto g = dflt->Detect(Gradient(1280, 853), &passes);
+  ASSERT_TRUE(g.ok());
+  EXPECT_THAT(*g, IsEmpty());
+  ASSERT_EQ(passes.size(), 1u);
+  EXPECT_TRUE(passes[0].whole);
+  EXPECT_FALSE(passes[0].mirrored);
+  EXPECT_EQ(passes[0].window, cv::Rect(0, 0, 1280, 853));
+
+  passes.clear();
+  auto a = dflt->Detect(LoadSkimage("astronaut.png"), &passes);
+  ASSERT_TRUE(a.ok());
+  ASSERT_EQ(a->size(), 1u);
+  for (const FacePass& p : passes) EXPECT_FALSE(p.whole && p.mirrored);
+
+  // Mirroring every pass (mirror_swing 0) finds the same face at more cost.
+  FaceOptions all = dflt->options();
+  all.mirror_swing = 0;
+  auto every = CreateOrFail(all);
+  ASSERT_NE(every, nullptr);
+  std::vector<FacePass> every_passes;
+  auto e = every->Detect(LoadSkimage("astronaut.png"), &every_passes);
+  ASSERT_TRUE(e.ok());
+  ASSERT_EQ(e->size(), 1u);
+  EXPECT_GT(IoU(a->front(), e->front()), 0.8);
+  EXPECT_GT(every_passes.size(), passes.size());
+}
+
+// Windows packed over neighbouring candidates find what one window per
+// candidate finds, with no more inferences (a group of 12 small faces, two
+// rows of 6 in the middle of the picture).
+TEST(FacesTest, PackedWindowsFindWhatCentredWindowsFind) {
+  cv::Mat crowd(960, 1280, CV_8UC3, cv::Scalar(110, 120, 130)), small;
+  cv::resize(LoadSkimage("astronaut.png"), small, cv::Size(180, 180), 0, 0, cv::INTER_AREA);
+  for (int i = 0; i < 12; ++i) {
+    small.copyTo(crowd(cv::Rect(40 + (i % 6) * 200, 280 + (i / 6) * 200, 180, 180)));
+  }
+  auto centred = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256, 512, 0.2);
+  ASSERT_NE(centred, nullptr);
+  FaceOptions o = centred->options();
+  o.pack_windows = true;
+  auto packed = CreateOrFail(o);
+  ASSERT_NE(centred, nullptr);
+  std::vector<FacePass> pp, cp;
+  auto p = packed->Detect(crowd, &pp), c = centred->Detect(crowd, &cp);
+  ASSERT_TRUE(p.ok() && c.ok());
+  std::printf("12 faces of ~40 px: packed %zu in %zu passes, centred %zu in %zu passes\n",
+              p->size(), pp.size(), c->size(), cp.size());
+  EXPECT_GE(p->size(), c->size());
+  EXPECT_GE(p->size(), 11u);
+  EXPECT_LT(pp.size(), cp.size());
 }
 
 TEST(FacesTest, NoFacesOnGradientOrCoffee) {

@@ -2,9 +2,12 @@
 
 #include "photo/detect/dnn_cache.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <unordered_map>
 #include <utility>
@@ -74,6 +77,23 @@ std::vector<int> TileStarts(int extent, int tile) {
     starts.push_back(static_cast<int>(std::lround(1.0 * i * (extent - tile) / (n - 1))));
   }
   return starts;
+}
+
+double ThreadCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+// `b` in the frame of an image `f` times smaller.
+Box Shrunk(Box b, double f) {
+  const int x1 = static_cast<int>(std::lround((b.x + b.width) / f));
+  const int y1 = static_cast<int>(std::lround((b.y + b.height) / f));
+  b.x = static_cast<int>(std::lround(b.x / f));
+  b.y = static_cast<int>(std::lround(b.y / f));
+  b.width = x1 - b.x;
+  b.height = y1 - b.y;
+  return b;
 }
 
 }  // namespace
@@ -168,8 +188,10 @@ struct FaceDetector::Impl {
 
   // Runs BlazeFace on `window` of `bgr` (letterboxed into the model's square
   // input, padded right/bottom) and appends boxes in image coordinates.
-  void RunBlaze(const cv::Mat& bgr, const cv::Rect& window, double min_score,
-                std::vector<Box>& out, bool mirror = false) const {
+  void RunBlaze(const cv::Mat& bgr, const cv::Rect& window, double min_score, std::vector<Box>& out,
+                bool mirror, std::vector<FacePass>* trace) const {
+    const double cpu0 = trace ? ThreadCpuMs() : 0;
+    const size_t first_out = out.size();
     const int n = InputSize(options.kind);
     const double scale = static_cast<double>(n) / std::max(window.width, window.height);
     const int rw = std::max(1, static_cast<int>(std::lround(window.width * scale)));
@@ -232,113 +254,225 @@ struct FaceDetector::Impl {
         if (b.width > 0 && b.height > 0) out.push_back(b);
       }
     }
+    if (trace) {
+      FacePass p;
+      p.window = window;
+      p.whole = window == cv::Rect(0, 0, bgr.cols, bgr.rows);
+      p.mirrored = mirror;
+      p.boxes.assign(out.begin() + static_cast<ptrdiff_t>(first_out), out.end());
+      p.cpu_ms = ThreadCpuMs() - cpu0;
+      trace->push_back(std::move(p));
+    }
   }
 
   // Runs `win` (mirrored or not) and keeps its detections at the final
   // threshold, except those touching an inner tile edge: half a face, which a
   // neighbouring window (they overlap) or the whole-image pass sees whole.
-  void RunTile(const cv::Mat& bgr, const cv::Rect& win, bool mirror, std::vector<Box>& out) const {
+  // Whole detections under the final threshold but at least `weak_score`
+  // go to `weak`.
+  void RunTile(const cv::Mat& bgr, const cv::Rect& win, bool mirror, double weak_score,
+               std::vector<Box>& out, std::vector<Box>& weak, std::vector<FacePass>* trace) const {
     const cv::Rect full(0, 0, bgr.cols, bgr.rows);
     std::vector<Box> part;
-    RunBlaze(bgr, win, options.score_threshold, part, mirror);
+    RunBlaze(bgr, win, std::min(weak_score, options.score_threshold), part, mirror, trace);
     const int m = std::max(2, options.tile_px / 64);
     for (const Box& b : part) {
       const bool cut = (b.x < win.x + m && win.x > 0) || (b.y < win.y + m && win.y > 0) ||
                        (b.x + b.width > win.br().x - m && win.br().x < full.width) ||
                        (b.y + b.height > win.br().y - m && win.br().y < full.height);
-      if (!cut) out.push_back(b);
+      if (cut) continue;
+      (double{b.score} >= options.score_threshold ? out : weak).push_back(b);
     }
   }
 
-  // Square `tile` windows (clamped into the image) centred on the weak
-  // whole-image candidates that no accepted face explains.
+  // Whether `window` holds `box` far enough from its inner edges that
+  // RunTile will not drop the face as cut off: `margin` px inside every edge
+  // that is not the image's own.
+  bool Holds(const cv::Rect& window, const cv::Rect& box, const cv::Rect& full, int margin) const {
+    // An edge on the image's border cuts no face (RunTile keeps those); with
+    // centred windows every edge counts, as it did before windows were packed.
+    const int left = window.x > 0 || !options.pack_windows ? margin : 0;
+    const int top = window.y > 0 || !options.pack_windows ? margin : 0;
+    const int right = window.br().x < full.width || !options.pack_windows ? margin : 0;
+    const int bottom = window.br().y < full.height || !options.pack_windows ? margin : 0;
+    return box.x >= window.x + left && box.y >= window.y + top &&
+           box.br().x <= window.br().x - right && box.br().y <= window.br().y - bottom;
+  }
+
+  // Square `tile` windows (clamped into the image) over the weak whole-image
+  // candidates that no accepted face explains.
   std::vector<cv::Rect> CandidateWindows(const cv::Mat& bgr, const std::vector<Box>& weak,
                                          const std::vector<Box>& accepted, int tile) const {
     const cv::Rect full(0, 0, bgr.cols, bgr.rows);
-    std::vector<cv::Rect> windows;
     // A face already this large in the model's input gets its full score from
     // the whole-image pass; a weak score there means "not a face", and
     // zooming would not change it. Only small candidates earn a window.
     const double small = kMaxCandidateInputPx * std::max(bgr.cols, bgr.rows) /
                          InputSize(options.kind);
+    std::vector<cv::Rect> cands;  // strongest first, clipped to the image
+    std::vector<cv::Point> centres;
     for (const Box& c : WeightedNms(weak, options.nms_iou)) {
-      if (std::max(c.width, c.height) > small) continue;
-      const cv::Rect box(c.x, c.y, c.width, c.height);
-      bool explained = false;
-      for (const Box& a : accepted) explained = explained || IoU(a, c) > 0.1;
-      if (explained || (box & full).area() == 0) continue;
-      // Held well inside (not near an edge, where RunTile would drop the
-      // detection as cut off): that window serves this candidate too.
-      bool covered = false;
-      for (const cv::Rect& w : windows) {
-        const int m = tile / 8;
-        const cv::Rect inner(w.x + m, w.y + m, w.width - 2 * m, w.height - 2 * m);
-        covered = covered || (box & full) == ((box & full) & inner);
-      }
-      if (covered) continue;
-      const int cx = c.x + c.width / 2, cy = c.y + c.height / 2;
-      const int x = std::clamp(cx - tile / 2, 0, std::max(0, bgr.cols - tile));
-      const int y = std::clamp(cy - tile / 2, 0, std::max(0, bgr.rows - tile));
-      windows.push_back(cv::Rect(x, y, tile, tile) & full);
+      if (std::max(c.width, c.height) > small || Explained(c, accepted)) continue;
+      const cv::Rect box = cv::Rect(c.x, c.y, c.width, c.height) & full;
+      if (box.area() == 0) continue;
+      cands.push_back(box);
+      centres.emplace_back(c.x + c.width / 2, c.y + c.height / 2);
     }
-    return windows;
+    // How far inside a window's inner edges a candidate must sit. Packed: a
+    // fifth of the window and at least the face's own size, since a small
+    // face near a window's edge scores lower than centred (at an eighth, 3 of
+    // the 7 faces of 24 px that centred windows find were lost: the
+    // CandidateSweep test).
+    auto margin = [&](const cv::Rect& r) {
+      return options.pack_windows ? std::max(tile / 5, std::max(r.width, r.height)) : tile / 8;
+    };
+    auto at = [&](int x, int y) {
+      return cv::Rect(std::clamp(x, 0, std::max(0, bgr.cols - tile)),
+                      std::clamp(y, 0, std::max(0, bgr.rows - tile)), tile, tile) &
+             full;
+    };
+    std::vector<bool> held(cands.size(), false);
+    std::vector<cv::Rect> windows;
+    std::vector<int> counts;  // candidates each window holds
+    for (size_t i = 0; i < cands.size(); ++i) {
+      if (held[i]) continue;
+      const cv::Rect& seed = cands[i];
+      const cv::Point centre = centres[i];
+      cv::Rect best = at(centre.x - tile / 2, centre.y - tile / 2);
+      if (options.pack_windows) {
+        // Candidate placements: the window's edges just outside the margin of
+        // each candidate within reach of the seed; the one holding the most
+        // candidates (the seed among them) wins, the most centred on a tie.
+        std::vector<int> xs = {best.x}, ys = {best.y};
+        for (size_t j = i; j < cands.size(); ++j) {
+          const cv::Rect& r = cands[j];
+          if (held[j] || std::abs(r.x - seed.x) > tile || std::abs(r.y - seed.y) > tile) continue;
+          const int m = margin(r);
+          xs.insert(xs.end(), {r.x - m, r.br().x + m - tile});
+          ys.insert(ys.end(), {r.y - m, r.br().y + m - tile});
+        }
+        int most = 0;
+        long nearest = 0;
+        for (int x : xs) {
+          for (int y : ys) {
+            const cv::Rect w = at(x, y);
+            if (!Holds(w, seed, full, margin(seed))) continue;
+            int n = 0;
+            for (size_t j = i; j < cands.size(); ++j) {
+              n += !held[j] && Holds(w, cands[j], full, margin(cands[j]));
+            }
+            const long off = std::labs(long{w.x} + tile / 2 - centre.x) +
+                             std::labs(long{w.y} + tile / 2 - centre.y);
+            if (n > most || (n == most && off < nearest)) {
+              most = n;
+              nearest = off;
+              best = w;
+            }
+          }
+        }
+      }
+      int n = 0;
+      for (size_t j = i; j < cands.size(); ++j) {
+        if (held[j] || !Holds(best, cands[j], full, margin(cands[j]))) continue;
+        held[j] = true;
+        ++n;
+      }
+      windows.push_back(best);
+      counts.push_back(n);
+    }
+    if (!options.pack_windows) return windows;  // strongest candidate first
+    // Under a pass bound, the windows holding the most candidates go first.
+    std::vector<size_t> order(windows.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return counts[a] > counts[b]; });
+    std::vector<cv::Rect> sorted;
+    for (size_t k : order) sorted.push_back(windows[k]);
+    return sorted;
   }
 
-  std::vector<Box> DetectBlaze(const cv::Mat& bgr) const {
+  // A detection that overlaps an accepted face is that face, seen worse.
+  static bool Explained(const Box& c, const std::vector<Box>& accepted) {
+    for (const Box& a : accepted) {
+      if (IoU(a, c) > 0.1) return true;
+    }
+    return false;
+  }
+
+  // Whether a mirrored pass over a region whose plain pass left `weak` can
+  // add a face: only when some detection there came within mirror_swing of
+  // the threshold and is not a face already accepted.
+  bool MirrorCanAdd(const std::vector<Box>& weak, const std::vector<Box>& accepted) const {
+    if (options.mirror_swing <= 0) return true;
+    const double evidence = options.score_threshold - options.mirror_swing;
+    for (const Box& c : weak) {
+      if (double{c.score} >= evidence && !Explained(c, accepted)) return true;
+    }
+    return false;
+  }
+
+  std::vector<Box> DetectBlaze(const cv::Mat& bgr, std::vector<FacePass>* trace) const {
     const cv::Rect full(0, 0, bgr.cols, bgr.rows);
     const int tile = options.tile_px;
     const bool tiling = tile > 0 && std::max(bgr.cols, bgr.rows) > tile;
+    const double threshold = options.score_threshold;
     const double cand = options.candidate_threshold;
-    const bool by_candidates = tiling && cand > 0 && cand < options.score_threshold;
+    const bool by_candidates = tiling && cand > 0 && cand < threshold;
     const int budget = options.max_passes > 0 ? options.max_passes : std::numeric_limits<int>::max();
-    const double first = by_candidates ? cand : options.score_threshold;
+    // Plain passes keep what scores under the threshold too: the candidates
+    // that earn a window, and the evidence that earns a mirrored pass.
+    double keep = by_candidates ? cand : threshold;
+    if (options.mirror && options.mirror_swing > 0) {
+      keep = std::min(keep, std::max(0.0, threshold - options.mirror_swing));
+    }
     std::vector<Box> raw;
-    RunBlaze(bgr, full, first, raw);
+    RunBlaze(bgr, full, keep, raw, /*mirror=*/false, trace);
     int passes = 1;
-    // Without tiles the mirrored whole image is the only other pass; with
-    // them it waits until every window has run (a crowd's tiles matter more).
-    const bool mirror_whole_now = options.mirror && !tiling && passes < budget;
-    if (mirror_whole_now) {
-      RunBlaze(bgr, full, first, raw, /*mirror=*/true);
-      ++passes;
-    }
     std::vector<Box> boxes, weak;
-    for (const Box& b : raw) (double{b.score} >= options.score_threshold ? boxes : weak).push_back(b);
-    if (!tiling) return boxes;
+    for (const Box& b : raw) (double{b.score} >= threshold ? boxes : weak).push_back(b);
 
-    const std::vector<int> xs = TileStarts(bgr.cols, tile), ys = TileStarts(bgr.rows, tile);
     std::vector<cv::Rect> windows;
-    if (by_candidates) windows = CandidateWindows(bgr, weak, boxes, tile);
-    if (!by_candidates || windows.size() > xs.size() * ys.size()) {
-      windows.clear();
-      for (int y : ys) {
-        for (int x : xs) windows.push_back(cv::Rect(x, y, tile, tile) & full);
+    if (tiling) {
+      const std::vector<int> xs = TileStarts(bgr.cols, tile), ys = TileStarts(bgr.rows, tile);
+      if (by_candidates) windows = CandidateWindows(bgr, weak, boxes, tile);
+      if (!by_candidates || windows.size() > xs.size() * ys.size()) {
+        windows.clear();
+        for (int y : ys) {
+          for (int x : xs) windows.push_back(cv::Rect(x, y, tile, tile) & full);
+        }
+        // When the budget cannot cover the grid, the tiles holding the most
+        // weak candidates go first.
+        auto evidence = [&](const cv::Rect& w) {
+          int n = 0;
+          for (const Box& c : weak)
+            n += w.contains(cv::Point(c.x + c.width / 2, c.y + c.height / 2));
+          return n;
+        };
+        std::stable_sort(windows.begin(), windows.end(), [&](const cv::Rect& a, const cv::Rect& b) {
+          return evidence(a) > evidence(b);
+        });
       }
-      // When the budget cannot cover the grid, the tiles holding the most
-      // weak candidates go first.
-      auto evidence = [&](const cv::Rect& w) {
-        int n = 0;
-        for (const Box& c : weak) n += w.contains(cv::Point(c.x + c.width / 2, c.y + c.height / 2));
-        return n;
-      };
-      std::stable_sort(windows.begin(), windows.end(), [&](const cv::Rect& a, const cv::Rect& b) {
-        return evidence(a) > evidence(b);
-      });
     }
-    // Every window once, then (budget allowing) the whole image and every
-    // window mirrored. Whole-image detections mirrored are taken at the final
-    // threshold: their weak candidates would come too late for a window.
-    for (const cv::Rect& win : windows) {
+    // Every window once, then (budget allowing) the mirrored passes of the
+    // whole image and of the windows where they can add a face. Mirrored
+    // passes decide at the final threshold: nothing comes after them.
+    std::vector<std::vector<Box>> window_weak(windows.size());
+    for (size_t k = 0; k < windows.size(); ++k) {
       if (passes >= budget) return boxes;
-      RunTile(bgr, win, /*mirror=*/false, boxes);
+      RunTile(bgr, windows[k], /*mirror=*/false, keep, boxes, window_weak[k], trace);
       ++passes;
     }
-    if (!options.mirror || passes >= budget) return boxes;
-    RunBlaze(bgr, full, options.score_threshold, boxes, /*mirror=*/true);
-    ++passes;
-    for (const cv::Rect& win : windows) {
+    if (!options.mirror) return boxes;
+    if (MirrorCanAdd(weak, boxes)) {
       if (passes >= budget) return boxes;
-      RunTile(bgr, win, /*mirror=*/true, boxes);
+      RunBlaze(bgr, full, threshold, boxes, /*mirror=*/true, trace);
+      ++passes;
+    }
+    for (size_t k = 0; k < windows.size(); ++k) {
+      if (!MirrorCanAdd(window_weak[k], boxes)) continue;
+      if (passes >= budget) return boxes;
+      std::vector<Box> ignored;
+      RunTile(bgr, windows[k], /*mirror=*/true, threshold, boxes, ignored, trace);
       ++passes;
     }
     return boxes;
@@ -393,7 +527,8 @@ Result<std::unique_ptr<FaceDetector>> FaceDetector::Create(const FaceOptions& op
   return std::unique_ptr<FaceDetector>(new FaceDetector(std::move(impl)));
 }
 
-Result<std::vector<Box>> FaceDetector::Detect(const cv::Mat& bgr) const {
+Result<std::vector<Box>> FaceDetector::Detect(const cv::Mat& bgr,
+                                              std::vector<FacePass>* passes) const {
   if (bgr.empty() || bgr.type() != CV_8UC3) {
     return InvalidArgumentError("invalid_image", "face detection needs a non-empty 8-bit BGR image");
   }
@@ -413,17 +548,17 @@ Result<std::vector<Box>> FaceDetector::Detect(const cv::Mat& bgr) const {
                  cv::Size(static_cast<int>(std::lround(bgr.cols * f)),
                           static_cast<int>(std::lround(bgr.rows * f))),
                  0, 0, cv::INTER_LINEAR);
-      boxes = impl_->DetectBlaze(big);
-      for (Box& b : boxes) {
-        const int x1 = static_cast<int>(std::lround((b.x + b.width) / f));
-        const int y1 = static_cast<int>(std::lround((b.y + b.height) / f));
-        b.x = static_cast<int>(std::lround(b.x / f));
-        b.y = static_cast<int>(std::lround(b.y / f));
-        b.width = x1 - b.x;
-        b.height = y1 - b.y;
+      const size_t first_pass = passes ? passes->size() : 0;
+      boxes = impl_->DetectBlaze(big, passes);
+      for (Box& b : boxes) b = Shrunk(b, f);
+      for (size_t i = first_pass; passes && i < passes->size(); ++i) {
+        FacePass& p = (*passes)[i];
+        const Box w = Shrunk({p.window.x, p.window.y, p.window.width, p.window.height, 0}, f);
+        p.window = cv::Rect(w.x, w.y, w.width, w.height) & cv::Rect(0, 0, bgr.cols, bgr.rows);
+        for (Box& b : p.boxes) b = Shrunk(b, f);
       }
     } else {
-      boxes = impl_->DetectBlaze(bgr);
+      boxes = impl_->DetectBlaze(bgr, passes);
     }
     boxes = WeightedNms(std::move(boxes), impl_->options.nms_iou);
     std::vector<Box> clipped;

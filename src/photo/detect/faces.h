@@ -71,15 +71,40 @@ struct FaceOptions {
   // model's working size and the tile pass applies; boxes are mapped back.
   // 0 = never enlarge.
   int min_long_edge = 1024;
-  // Also run every BlazeFace pass on the mirrored pixels and merge: the
-  // model scores a face turned one way lower than its mirror image.
+  // Also run BlazeFace passes on the mirrored pixels and merge: the model
+  // scores a face turned one way lower than its mirror image.
   bool mirror = true;
+  // Which regions get the mirrored pass: those whose plain pass left a
+  // detection scoring at least score_threshold - mirror_swing that no
+  // accepted face explains (0 = every pass is mirrored). Mirroring moves a
+  // face's score by at most ~0.25 (docs/stages/detect.md), so a region whose
+  // plain pass saw nothing that close to the threshold cannot gain a face.
+  double mirror_swing = 0.4;
+  // Candidate windows (candidate_threshold > 0): false = one window centred
+  // on each candidate not already held by one; true = each window placed to
+  // hold as many candidates as it can, so a crowd's neighbours share one.
+  // Off: packed windows see the picture in places no centred window or grid
+  // tile does, and one found a false face on Debian's skimage pictures
+  // (docs/stages/detect.md).
+  bool pack_windows = false;
   // Upper bound on BlazeFace inferences per image (each ~10-13 ms CPU), so
   // that a crowd cannot cost more than this many; 0 = no bound. The order:
   // the whole image, each window, the whole image mirrored, each window
   // mirrored. 10 = the whole image and a full 3x3 grid of a 1280 px photo,
   // what the default without mirroring ran at most.
   int max_passes = 10;
+};
+
+// One BlazeFace inference of a Detect call, for the evaluation tool and the
+// benchmarks (which pass costs what and which one found which face).
+struct FacePass {
+  cv::Rect window;  // in the input image's pixels; the whole image for a whole-image pass
+  bool whole = false;
+  bool mirrored = false;
+  double cpu_ms = 0;  // this thread's CPU time for the pass, preprocessing included
+  // Every detection the pass kept, in the input image's pixels, including
+  // those below the final threshold that it kept as candidates.
+  std::vector<image::Box> boxes;
 };
 
 class FaceDetector {
@@ -97,7 +122,9 @@ class FaceDetector {
   // Faces in `bgr` (CV_8UC3), boxes in its pixel coordinates, clipped to it,
   // sorted by score (highest first). Errors: InvalidArgument for an empty or
   // non-8UC3 image; Internal when OpenCV throws.
-  Result<std::vector<image::Box>> Detect(const cv::Mat& bgr) const;
+  // With `passes`, every BlazeFace inference run is appended to it.
+  Result<std::vector<image::Box>> Detect(const cv::Mat& bgr,
+                                         std::vector<FacePass>* passes = nullptr) const;
 
   // e.g. "blazeface-back-256+tiles512-cand+up1024+mirror": the model, then
   // "+tiles<N>" when tiling is on ("-cand" around candidates), "+up<N>" when

@@ -13,12 +13,19 @@
 //
 // Usage: photo-face-eval --images DIR [--manifest FILE] [--model-dir DIR]
 //          [--size 1280] [--threads 1] [--verbose] [--sharpness] [DETECTOR...]
-// A DETECTOR is "old", "new" (the defaults before and since issue 13) or
-// "<model>[:th=<score>][:tile=<px>][:cand=<score>][:up=<px>][:mirror=0|1][:max=<n>]"
+// A DETECTOR is "old" (the default before issue 13), "v13" (issue 13's first
+// default), "new" (the current default) or
+// "<model>[:th=<score>][:tile=<px>][:cand=<score>][:up=<px>][:mirror=0|1][:swing=<score>]
+//  [:pack=0|1][:max=<n>]"
 // (cand=0: every grid tile; > 0: tiles only around weaker whole-image
 // candidates; up: enlarge inputs smaller than this; mirror: add mirrored
-// passes; max: inferences per image, 0 = unbounded), model one of blazeface-front-128, blazeface-back-256, haar, lbp.
-// Without DETECTOR arguments: "old new".
+// passes; swing: mirrored passes only where a plain detection came this
+// close to the threshold, 0 = everywhere; pack: windows placed to hold
+// several candidates; max: inferences per image, 0 = unbounded), model one
+// of blazeface-front-128, blazeface-back-256, haar, lbp.
+// Without DETECTOR arguments: "old v13 new". --passes adds, per detector, the
+// inferences and CPU time of each kind of pass and the faces only that kind
+// found, and per image the passes run.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -94,12 +101,80 @@ double ThreadCpuMs() {
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
+// Which kind of BlazeFace pass costs what and finds which faces.
+struct PassTally {
+  static constexpr const char* kNames[4] = {"whole", "windows", "whole mirrored",
+                                            "windows mirrored"};
+  int runs[4] = {};
+  double cpu[4] = {};
+  int sole[4] = {};  // final faces that only this kind of pass found
+  std::string per_image;
+
+  static int Kind(const photo::detect::FacePass& p) {
+    return (p.whole ? 0 : 1) + (p.mirrored ? 2 : 0);
+  }
+
+  void Add(const std::string& file, cv::Size size,
+           const std::vector<photo::detect::FacePass>& passes,
+           const std::vector<photo::image::Box>& faces, double threshold) {
+    int n[4] = {};
+    double ms[4] = {};
+    for (const auto& p : passes) {
+      const int k = Kind(p);
+      ++runs[k];
+      ++n[k];
+      cpu[k] += p.cpu_ms;
+      ms[k] += p.cpu_ms;
+    }
+    std::string lonely;
+    for (const auto& f : faces) {
+      bool by[4] = {};
+      double plain_best = 0;  // best score at this face in a pass that is not mirrored
+      for (const auto& p : passes) {
+        for (const auto& b : p.boxes) {
+          if (photo::detect::IoU(b, f) < 0.3) continue;
+          if (double{b.score} >= threshold) by[Kind(p)] = true;
+          if (!p.mirrored) plain_best = std::max(plain_best, double{b.score});
+        }
+      }
+      const int kinds = by[0] + by[1] + by[2] + by[3];
+      for (int k = 0; k < 4; ++k) {
+        if (kinds != 1 || !by[k]) continue;
+        ++sole[k];
+        char buf[96];
+        std::snprintf(buf, sizeof buf, " [%d px face only in %s; best unmirrored score %.2f]",
+                      f.width, kNames[k], plain_best);
+        lonely += buf;
+      }
+    }
+    char line[256];
+    std::snprintf(line, sizeof line, "    %-40s %4dx%-4d passes %d+%d+%d+%d  %6.1f ms\n",
+                  file.c_str(), size.width, size.height, n[0], n[1], n[2], n[3],
+                  ms[0] + ms[1] + ms[2] + ms[3]);
+    per_image += line;
+    if (!lonely.empty()) per_image += "       " + lonely + "\n";
+  }
+
+  void Print(size_t images) const {
+    std::printf("  passes per kind (per image: inferences, CPU ms; faces only that kind found):\n");
+    for (int k = 0; k < 4; ++k) {
+      std::printf("    %-17s %5.2f  %6.1f ms  %d\n", kNames[k],
+                  runs[k] / static_cast<double>(images), cpu[k] / static_cast<double>(images),
+                  sole[k]);
+    }
+    std::printf("%s", per_image.c_str());
+  }
+};
+
 bool ParseSpec(std::string spec, const fs::path& model_dir, FaceOptions& o) {
   o = FaceOptions{};
   o.model_dir = model_dir;
   if (spec == "new") return true;
   // The default until issue 13: no enlarging, no mirrored passes.
   if (spec == "old") spec = "blazeface-back-256:th=0.75:tile=512:cand=0.2:up=0:mirror=0:max=0";
+  // Issue 13's first default: every pass mirrored.
+  if (spec == "v13")
+    spec = "blazeface-back-256:th=0.75:tile=512:cand=0.2:up=1024:mirror=1:max=10:swing=0";
   size_t pos = spec.find(':');
   auto kind = photo::detect::ParseFaceModel(spec.substr(0, pos));
   if (!kind) {
@@ -120,6 +195,10 @@ bool ParseSpec(std::string spec, const fs::path& model_dir, FaceOptions& o) {
       o.min_long_edge = std::atoi(kv.c_str() + 3);
     } else if (kv.rfind("max=", 0) == 0) {
       o.max_passes = std::atoi(kv.c_str() + 4);
+    } else if (kv.rfind("swing=", 0) == 0) {
+      o.mirror_swing = std::atof(kv.c_str() + 6);
+    } else if (kv.rfind("pack=", 0) == 0) {
+      o.pack_windows = std::atoi(kv.c_str() + 5) != 0;
     } else if (kv.rfind("mirror=", 0) == 0) {
       o.mirror = std::atoi(kv.c_str() + 7) != 0;
     } else {
@@ -136,7 +215,7 @@ bool ParseSpec(std::string spec, const fs::path& model_dir, FaceOptions& o) {
 int main(int argc, char** argv) {
   fs::path images, manifest, model_dir = photo::detect::DefaultModelDir();
   int size = 1280, threads = 1;
-  bool verbose = false, sharpness = false;
+  bool verbose = false, sharpness = false, show_passes = false;
   std::vector<std::string> specs;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -154,10 +233,13 @@ int main(int argc, char** argv) {
     else if (a == "--threads") threads = std::atoi(next().c_str());
     else if (a == "--verbose") verbose = true;
     else if (a == "--sharpness") sharpness = true;
+    else if (a == "--passes")
+      show_passes = true;
     else if (a == "--help" || a == "-h") {
       std::cout << "usage: photo-face-eval --images DIR [--manifest FILE] [--model-dir DIR] "
-                   "[--size 1280] [--threads 1] [--verbose] [--sharpness] "
-                   "[old|new|MODEL[:th=S][:tile=PX][:cand=S][:up=PX][:mirror=0|1][:max=N]...]\n";
+                   "[--size 1280] [--threads 1] [--verbose] [--sharpness] [--passes] "
+                   "[old|v13|new|MODEL[:th=S][:tile=PX][:cand=S][:up=PX][:mirror=0|1][:swing=S]"
+                   "[:pack=0|1][:max=N]...]\n";
       return 0;
     } else specs.push_back(a);
   }
@@ -166,7 +248,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (manifest.empty()) manifest = images / "manifest.json";
-  if (specs.empty()) specs = {"old", "new"};
+  if (specs.empty()) specs = {"old", "v13", "new"};
   cv::setNumThreads(threads);
 
   nlohmann::json m;
@@ -237,10 +319,12 @@ int main(int argc, char** argv) {
     long truth = 0, found = 0, matched = 0;
     double wall_ms = 0, cpu_ms = 0;
     std::string detail;
+    PassTally tally;
     for (const Sample& s : samples) {
+      std::vector<photo::detect::FacePass> passes;
       const double c0 = ThreadCpuMs();
       const auto t0 = std::chrono::steady_clock::now();
-      auto boxes = (*det)->Detect(s.pixels);
+      auto boxes = (*det)->Detect(s.pixels, show_passes ? &passes : nullptr);
       wall_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                      .count();
       cpu_ms += ThreadCpuMs() - c0;
@@ -253,6 +337,7 @@ int main(int argc, char** argv) {
       within += std::abs(f - s.faces) <= s.tolerance;
       truth += s.faces;
       found += f;
+      if (show_passes) tally.Add(s.file, s.pixels.size(), passes, *boxes, o.score_threshold);
       const int hit = s.boxes.empty() ? std::min(f, s.faces) : MatchBoxes(s.boxes, *boxes);
       matched += hit;
       if (verbose && (f != s.faces || hit != s.faces)) {
@@ -262,7 +347,7 @@ int main(int argc, char** argv) {
     }
     const auto n = static_cast<double>(samples.size());
     std::string label = (*det)->name();
-    if (spec == "old" || spec == "new") label = spec + " default: " + label;
+    if (spec == "old" || spec == "new" || spec == "v13") label = spec + " default: " + label;
     if (o.kind == photo::detect::FaceModelKind::kBlazeFaceFront128 ||
         o.kind == photo::detect::FaceModelKind::kBlazeFaceBack256) {
       char th[32];
@@ -276,6 +361,7 @@ int main(int argc, char** argv) {
                 truth ? static_cast<double>(matched) / static_cast<double>(truth) : 1.0, found,
                 truth, cpu_ms / n, wall_ms / n);
     if (verbose) std::printf("%s", detail.c_str());
+    if (show_passes) tally.Print(samples.size());
     std::fflush(stdout);
   }
   return 0;
