@@ -32,6 +32,10 @@ N1=${N1:-300}
 STORAGES=${STORAGES:-local}
 API_N=${API_N:-0}
 PHOTO=${PHOTO:-}
+# Seconds between a fresh start and the measurement: a RabbitMQ node just
+# started spends seconds of CPU on its own start-up work, which would count
+# against whichever storage runs first (seen: 78 vs 11 broker CPU-ms per image).
+SETTLE_S=${SETTLE_S:-20}
 PY=/usr/bin/python3
 mkdir -p "$OUT"
 BIN=${PHOTO_BIN:-$ROOT/build/release/photo-pipeline}
@@ -59,6 +63,7 @@ for w in $WORKERS; do
     fresh
     echo "== $w worker process(es) per stage, $st storage (load: $(cut -d' ' -f1-3 /proc/loadavg))"
     PHOTO_BIN=$BIN PHOTO_WORKERS_PER_STAGE=$w PHOTO_STORAGE=$st ./scripts/run.sh >"$OUT/run-$st-$w.log" 2>&1
+    sleep "$SETTLE_S"
     $PY tools/bench.py "${BENCH[@]}" -n "$N12" -c 8 "${PHOTO12[@]}" --json "$OUT/$st-w$w-12mp.json" 2>/dev/null | tail -n +3
     [ "$N1" -gt 0 ] && $PY tools/bench.py "${BENCH[@]}" -n "$N1" -c 16 --mp 1 --json "$OUT/$st-w$w-1mp.json" 2>/dev/null | tail -n +3
   done
@@ -68,6 +73,7 @@ if [ "$API_N" -gt 0 ]; then
     fresh
     echo "== API alone, $st storage (load: $(cut -d' ' -f1-3 /proc/loadavg))"
     PHOTO_BIN=$BIN PHOTO_API_ONLY=1 PHOTO_STORAGE=$st ./scripts/run.sh >"$OUT/run-$st-api.log" 2>&1
+    sleep "$SETTLE_S"
     $PY tools/bench.py "${BENCH[@]}" --api-only -n "$API_N" -c 48 --kb 200 --verify --json "$OUT/$st-api.json" 2>/dev/null
   done
 fi
