@@ -13,7 +13,10 @@ per image per process (from /proc) and peak RSS, lost and duplicate counts.
 over persistent connections (one raw keep-alive socket per client thread, the
 multipart request prebuilt once) and prints uploads/s, p50/p95/p99 upload
 latency (send to 202), CPU ms per upload of the API, the broker and the load
-generator itself, and the rejected counts; it does not wait for events.
+generator itself, and the rejected counts; it does not wait for events. Before
+the uploads it measures its reference in the same run: --reference-n GET
+/healthz requests over the same kind of sockets at the same concurrency (the
+HTTP layer alone, no disk or broker), printed as req/s and API CPU per request.
 --verify then checks that every accepted id has its record in the SQLite store
 (--db) and that the `resize` queue grew by exactly the accepted count.
 
@@ -185,6 +188,60 @@ def queue_depth(queue):
     return None
 
 
+def run_clients(port, request, n, c, ok_status, procs, keep_body=False):
+    """Sends `request` n times from c keep-alive clients; -> wall s, latencies
+    of the `ok_status` answers, their bodies (keep_body), other statuses
+    counted, CPU ms per ok answer by process (this client included)."""
+    lat, bodies, errors = [], [], {}
+    lock = threading.Lock()
+    next_i = [0]
+
+    def client():
+        conn = RawClient(port, 120)
+        my_lat, my_bodies, my_err = [], [], {}
+        while True:
+            with lock:
+                if next_i[0] >= n:
+                    break
+                next_i[0] += 1
+            t0 = time.perf_counter()
+            try:
+                status, resp = conn.send(request)
+            except OSError as e:
+                status, resp = -1, str(e).encode()
+                conn.close()
+            t1 = time.perf_counter()
+            if status == ok_status:
+                my_lat.append(t1 - t0)
+                if keep_body:
+                    my_bodies.append(resp)
+            else:
+                my_err[status] = my_err.get(status, 0) + 1
+        conn.close()
+        with lock:
+            lat.extend(my_lat)
+            bodies.extend(my_bodies)
+            for k, v in my_err.items():
+                errors[k] = errors.get(k, 0) + v
+
+    cpu0 = {name: proc_cpu_ms(p) for name, p in procs.items()}
+    self0 = os.times()
+    t_start = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(c)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t_start
+    self1 = os.times()
+    cpu1 = {name: proc_cpu_ms(p) for name, p in procs.items()}
+    ok = len(lat)
+    cpu = {name: (cpu1[name] - cpu0[name]) / max(1, ok) for name in procs
+           if cpu0.get(name) is not None and cpu1.get(name) is not None}
+    cpu["bench (this client)"] = ((self1.user - self0.user) + (self1.system - self0.system)) * 1000 / max(1, ok)
+    return {"wall": wall, "lat": lat, "bodies": bodies, "errors": errors, "cpu": cpu, "ok": ok}
+
+
 def api_only(args):
     width, height, photo = make_photo_of_kb(args.kb)
     print(f"one photo {width}x{height}, {len(photo)} bytes", file=sys.stderr)
@@ -204,62 +261,32 @@ def api_only(args):
         if args.verify:
             depth0 = queue_depth("resize")
 
-    lat, ids, errors = [], [], {}
-    lock = threading.Lock()
-    next_i = [0]
+    # The reference, in the same run and on the same kind of sockets: GET
+    # /healthz (no disk, no store, no broker) at the same concurrency. It
+    # shows how fast this machine serves HTTP right now, so an upload rate
+    # can be read against the load it was measured under.
+    ref = None
+    if args.reference_n:
+        ping = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{args.port}\r\n\r\n".encode()
+        r = run_clients(args.port, ping, args.reference_n, args.c, 200, procs)
+        ref = {"requests": args.reference_n, "ok": r["ok"], "per_s": r["ok"] / max(1e-9, r["wall"]),
+               "p50_ms": 1000 * percentile(r["lat"], 50) if r["lat"] else None,
+               "api_cpu_ms_per_request": r["cpu"].get("api")}
 
-    def client():
-        c = RawClient(args.port, 120)
-        my_lat, my_ids, my_err = [], [], {}
-        while True:
-            with lock:
-                if next_i[0] >= args.n:
-                    break
-                next_i[0] += 1
-            t0 = time.perf_counter()
-            try:
-                status, resp = c.send(request)
-            except OSError as e:
-                status, resp = -1, str(e).encode()
-                c.close()
-            t1 = time.perf_counter()
-            if status == 202:
-                my_lat.append(t1 - t0)
-                my_ids.append(json.loads(resp)["id"])
-            else:
-                my_err[status] = my_err.get(status, 0) + 1
-        c.close()
-        with lock:
-            lat.extend(my_lat)
-            ids.extend(my_ids)
-            for k, v in my_err.items():
-                errors[k] = errors.get(k, 0) + v
-
-    cpu0 = {n: proc_cpu_ms(p) for n, p in procs.items()}
-    self0 = os.times()
-    t_start = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(args.c)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t_start
-    self1 = os.times()
-    cpu1 = {n: proc_cpu_ms(p) for n, p in procs.items()}
+    r = run_clients(args.port, request, args.n, args.c, 202, procs, keep_body=True)
+    wall, lat, errors, cpu = r["wall"], r["lat"], r["errors"], r["cpu"]
+    ids = [json.loads(b)["id"] for b in r["bodies"]]
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
 
     n_ok = len(ids)
-    cpu = {n: (cpu1[n] - cpu0[n]) / max(1, n_ok) for n in procs
-           if cpu0.get(n) is not None and cpu1.get(n) is not None}
-    cpu["bench (this client)"] = ((self1.user - self0.user) + (self1.system - self0.system)) * 1000 / max(1, n_ok)
     res = {
         "mode": "api-only", "photo": f"{width}x{height}", "photo_bytes": len(photo),
         "uploads": args.n, "concurrency": args.c, "accepted": n_ok, "rejected": errors,
         "wall_s": wall, "uploads_per_s": n_ok / max(1e-9, wall),
         "latency_ms": {p: 1000 * percentile(lat, q) if lat else None
                        for p, q in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))},
-        "cpu_ms_per_upload": cpu, "loadavg": load,
+        "cpu_ms_per_upload": cpu, "loadavg": load, "reference_healthz": ref,
     }
     print(f"api-only  photo {res['photo']} {len(photo)} B  n={args.n} c={args.c}  loadavg {' '.join(load)}")
     print(f"accepted {n_ok}  rejected {errors}  in {wall:.2f}s  ->  {res['uploads_per_s']:.1f} uploads/s")
@@ -267,6 +294,10 @@ def api_only(args):
     if lat:
         print(f"upload latency  p50 {l['p50']:.1f} ms  p95 {l['p95']:.1f} ms  p99 {l['p99']:.1f} ms  max {l['max']:.1f} ms")
     print_cpu_table("CPU ms per accepted upload by process:", cpu, "8.2f")
+    if ref:
+        cpu_ref = ref["api_cpu_ms_per_request"]
+        print(f"reference (same run): GET /healthz x{ref['requests']} at c={args.c}: {ref['per_s']:.0f} req/s, "
+              f"p50 {ref['p50_ms']:.1f} ms, API CPU {cpu_ref if cpu_ref is None else round(cpu_ref, 3)} ms per request")
     ok = n_ok == args.n
     if args.verify:
         import sqlite3
@@ -308,6 +339,8 @@ def main():
     ap.add_argument("--api-only", action="store_true", help="upload only: no events, see above")
     ap.add_argument("--kb", type=float, default=200, help="--api-only: size of the one photo in kB")
     ap.add_argument("--warmup", type=int, default=20, help="--api-only: uploads before measuring")
+    ap.add_argument("--reference-n", type=int, default=4000,
+                    help="--api-only: GET /healthz requests measured first, as the same-run reference (0 = none)")
     ap.add_argument("--verify", action="store_true",
                     help="--api-only: check records (--db) and the resize queue depth (rabbitmqctl)")
     ap.add_argument("--db", default=None, help="SQLite file (default <var>/data/photo-pipeline.db)")

@@ -8,6 +8,7 @@
 #include "photo/cli/commands.h"
 #include "photo/core/files.h"
 #include "photo/core/ids.h"
+#include "photo/core/text.h"
 #include "photo/image/probe.h"
 #include "photo/image/vips.h"
 #include "photo/store/memory_store.h"
@@ -34,7 +35,7 @@ int RunProcess(const ProcessArgs& args) {
   fs::path input = fs::absolute(args.file);
   auto probe = image::ProbeFile(input.string(), config.resize.limits);
   if (!probe) {
-    PrintError(probe.error().reason(), probe.error().message());
+    PrintError(probe.error().reason(), BoundedErrorText(probe.error().message()));
     return 2;
   }
   if (Status s = MakeDirs(args.out); !s.ok()) {
@@ -66,7 +67,7 @@ int RunProcess(const ProcessArgs& args) {
   while (true) {
     worker::Outcome o = worker::HandleJob(ctx, d);
     if (o.kind != worker::Outcome::Kind::kAck) {
-      PrintError(o.error.reason(), o.error.message());
+      PrintError(o.error.reason(), BoundedErrorText(o.error.message()));
       exit_code = 1;
       break;
     }

@@ -19,6 +19,7 @@
 #include "photo/cli/commands.h"
 #include "photo/http/metrics.h"
 #include "photo/image/vips.h"
+#include "photo/signing/url_signer.h"
 #include "photo/storage/storage_factory.h"
 #include "photo/similar/store_index.h"
 #include "photo/store/status_store.h"
@@ -45,6 +46,8 @@ void DeclareWorkerMetrics(metrics::MetricsRegistry& m) {
   m.DeclareCounter("photo_jobs_deduplicated_total",
                    "Redelivered jobs whose stage had already completed (no work redone)");
   m.DeclareCounter("photo_images_finished_total", "Images that reached completed or failed");
+  m.DeclareCounter("photo_jobs_image_deleted_total",
+                   "Jobs whose image was deleted while they waited or ran (its files erased, nothing published)");
   m.DeclareGauge("photo_jobs_in_flight", "Jobs being processed now, by stage");
   m.DeclareHistogram("photo_stage_duration_seconds", "Wall time of one job, by stage",
                      metrics::DefaultLatencyBuckets());
@@ -126,6 +129,13 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
     PrintError(st.reason(), st.message());
     return 2;
   }
+  // The last stage signs the rendition URLs of its events with the API's key.
+  signing::SigningSettings signing;
+  if (Status st = signing::LoadSigningSettings([](const char* n) { return std::getenv(n); }, &signing); !st.ok()) {
+    PrintError(st.reason(), st.message());
+    return 2;
+  }
+  const signing::UrlSigner signer = signing.Signer();
   auto amqp_config = amqp::AmqpConfig::FromEnv();
   if (!amqp_config) {
     PrintError(amqp_config.error().reason(), amqp_config.error().message());
@@ -162,6 +172,7 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
   pipeline::Layout layout(s.data_dir);
   worker::JobContext ctx{store->get(), &layout, config.get(), worker::FaultInjection::FromEnv()};
   ctx.max_redeliveries = args.max_redeliveries;
+  ctx.signer = &signer;
   // Detect lists the earlier near-duplicates of each image: the hash index
   // is read from the store now, then kept in step.
   std::unique_ptr<similar::StoreHashIndex> hashes;
@@ -182,6 +193,7 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
   if (ctx.fault.fail_attempts > 0)
     spdlog::warn("fault injection on: first {} attempts of every {} job fail",
                  ctx.fault.fail_attempts, ctx.fault.stage);
+  if (ctx.fault.after_outputs) spdlog::warn("fault injection on: PHOTO_PIPELINE_FAULT_PAUSE holds jobs before recording");
 
   metrics::MetricsRegistry metrics;
   DeclareWorkerMetrics(metrics);
@@ -223,6 +235,7 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
                                                                         : "park";
         metrics.Add("photo_jobs_total", {{"stage", stage}, {"outcome", outcome}});
         if (o.redelivery_of_done_work) metrics.Add("photo_jobs_deduplicated_total", by_stage);
+        if (o.image_deleted) metrics.Add("photo_jobs_image_deleted_total", by_stage);
         if (o.upload_to_final_ms) {
           metrics.Add("photo_images_finished_total");
           metrics.Observe("photo_upload_to_complete_seconds", {}, *o.upload_to_final_ms / 1000.0);
@@ -231,6 +244,8 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
           spdlog::warn("{} image_id={} attempt={}: {} ({})", stage, id, d.attempt,
                        o.kind == worker::Outcome::Kind::kRetry ? "retry" : "park",
                        o.error.ToString());
+        else if (o.image_deleted)
+          spdlog::info("{} image_id={}: image deleted; its files erased, nothing published", stage, id);
         else
           spdlog::info("{} image_id={} done", stage, id);
         return ToDisposition(std::move(o));
@@ -305,6 +320,10 @@ void RegisterWorker(CLI::App& app, CommonSettings* s, int* exit_code) {
   cmd->add_option("--metrics-listen", args->metrics_listen,
                   "host:port for /metrics, /healthz, /readyz (port 0 = any; empty = off)")
       ->envname("PHOTO_PIPELINE_METRICS_LISTEN");
+  // Secrets are never flags (a process list would show them).
+  cmd->footer(
+      "Signed URLs in events: PHOTO_PIPELINE_SIGNING_KEY (or _FILE), PHOTO_PIPELINE_SIGNING_KEY_PREVIOUS\n"
+      "(or _FILE) and PHOTO_PIPELINE_SIGNED_URL_TTL, the same values as the API's.");
   cmd->callback([s, args, exit_code] { *exit_code = RunWorker(*s, *args); });
 }
 

@@ -1,6 +1,8 @@
-// Text helpers shared by modules: markup escaping, setting values.
+// Text helpers shared by modules: markup escaping, setting values, bounded
+// error text.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,5 +16,17 @@ std::string EscapeXml(std::string_view s);
 // A boolean setting: 1/true/yes/on or 0/false/no/off, any case; nullopt for
 // anything else (the caller names the variable in its error).
 std::optional<bool> ParseBoolSetting(std::string_view s);
+
+// Longest failure message stored in a record, sent in an event or an HTTP
+// error: library text (libvips, OpenCV) can run to kilobytes of stack-like
+// lines, and records and events are read by people and small clients.
+inline constexpr std::size_t kMaxErrorTextBytes = 300;
+
+// `text` made fit for a failure message: its first non-blank line, other
+// control characters turned into spaces, bytes that are not UTF-8 replaced
+// by '?', cut at a character boundary so that the result (with a trailing
+// "...", when cut) is at most `max_bytes` long. Every message built from
+// library or client text goes through this before it is stored or sent.
+std::string BoundedErrorText(std::string_view text, std::size_t max_bytes = kMaxErrorTextBytes);
 
 }  // namespace photo

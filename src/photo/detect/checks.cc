@@ -9,6 +9,8 @@
 #include <opencv2/img_hash.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "photo/core/text.h"
+
 namespace photo::detect {
 namespace {
 
@@ -47,7 +49,7 @@ Result<std::uint64_t> PerceptualHash(const cv::Mat& bgr) {
     for (int i = 0; i < 8; ++i) v = (v << 8) | hash.at<uchar>(0, i);
     return v;
   } catch (const cv::Exception& e) {
-    return InternalError("analysis_failed", e.what());
+    return InternalError("analysis_failed", BoundedErrorText(e.what()));
   }
 }
 
@@ -68,7 +70,7 @@ Result<double> Sharpness(const cv::Mat& bgr) {
     cv::meanStdDev(lap, mean, stddev);
     return stddev[0] * stddev[0];
   } catch (const cv::Exception& e) {
-    return InternalError("analysis_failed", e.what());
+    return InternalError("analysis_failed", BoundedErrorText(e.what()));
   }
 }
 
@@ -103,7 +105,7 @@ Result<std::vector<image::ColorShare>> DominantColors(const cv::Mat& bgr, int k)
                      [](const auto& a, const auto& b) { return a.share > b.share; });
     return out;
   } catch (const cv::Exception& e) {
-    return InternalError("analysis_failed", e.what());
+    return InternalError("analysis_failed", BoundedErrorText(e.what()));
   }
 }
 

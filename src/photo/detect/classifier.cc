@@ -14,6 +14,7 @@
 #include <opencv2/dnn.hpp>
 
 #include "photo/core/files.h"
+#include "photo/core/text.h"
 
 namespace photo::detect {
 namespace {
@@ -93,7 +94,7 @@ Result<std::unique_ptr<Classifier>> Classifier::Create(const ClassifierOptions& 
     }
   } catch (const cv::Exception& e) {
     return InternalError("model_invalid",
-                         "cannot run classifier " + options.model.string() + ": " + e.what());
+                         "cannot run classifier " + options.model.string() + ": " + BoundedErrorText(e.what()));
   }
   return std::unique_ptr<Classifier>(new Classifier(std::move(impl)));
 }
@@ -120,7 +121,7 @@ Result<std::vector<image::Label>> Classifier::Classify(const cv::Mat& bgr) const
                      [](const auto& a, const auto& b) { return a.score > b.score; });
     return labels;
   } catch (const cv::Exception& e) {
-    return InternalError("classifier_failed", e.what());
+    return InternalError("classifier_failed", BoundedErrorText(e.what()));
   }
 }
 

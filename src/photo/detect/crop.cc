@@ -7,6 +7,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "photo/core/text.h"
 #include "photo/image/encode.h"
 #include "photo/image/vips.h"
 
@@ -87,7 +88,7 @@ Result<cv::Rect> AttentionCrop(const cv::Mat& bgr, cv::Size target) {
     return cv::Rect(-out.xoffset(), -out.yoffset(), box.width, box.height) &
            cv::Rect(0, 0, bgr.cols, bgr.rows);
   } catch (const vips::VError& e) {
-    return InternalError("crop_failed", std::string("smartcrop: ") + e.what());
+    return InternalError("crop_failed", std::string("smartcrop: ") + BoundedErrorText(e.what()));
   }
 }
 
@@ -128,9 +129,9 @@ Result<EncodedCrop> EncodeCrop(const cv::Mat& bgr, const cv::Rect& box, cv::Size
     out.bytes = image::EncodeVips(img, format, quality);
     return out;
   } catch (const vips::VError& e) {
-    return InternalError("encode_failed", std::string("crop: ") + e.what());
+    return InternalError("encode_failed", std::string("crop: ") + BoundedErrorText(e.what()));
   } catch (const cv::Exception& e) {
-    return InternalError("crop_failed", e.what());
+    return InternalError("crop_failed", BoundedErrorText(e.what()));
   }
 }
 

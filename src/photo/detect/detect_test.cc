@@ -207,9 +207,19 @@ TEST(FacesTest, EnlargingASmallPictureFindsItsSmallFaces) {
   auto plain = MakeFaceDetector(FaceModelKind::kBlazeFaceBack256);
   auto dflt = MakeDefaultFaceDetector();
   ASSERT_TRUE(plain && dflt);
-  auto p = plain->Detect(group), d = dflt->Detect(group);
+  std::vector<FacePass> passes;
+  auto p = plain->Detect(group), d = dflt->Detect(group, &passes);
   ASSERT_TRUE(p.ok() && d.ok());
   std::printf("small group: %zu without enlarging, %zu with (of 6)\n", p->size(), d->size());
+  // The trace is in the input's pixels too: the first pass is the whole
+  // picture, and every window lies inside it.
+  ASSERT_GE(passes.size(), 2u);
+  EXPECT_TRUE(passes[0].whole);
+  EXPECT_EQ(passes[0].window, cv::Rect(0, 0, group.cols, group.rows));
+  for (const FacePass& pass : passes) {
+    EXPECT_EQ(pass.window & cv::Rect(0, 0, group.cols, group.rows), pass.window);
+    EXPECT_GE(pass.cpu_ms, 0.0);
+  }
   EXPECT_LT(p->size(), 6u);
   ASSERT_EQ(d->size(), 6u);
   // Boxes come back in the input's coordinates: each sits on one copy's face.

@@ -17,6 +17,7 @@
 #include <opencv2/objdetect.hpp>
 
 #include "photo/core/files.h"
+#include "photo/core/text.h"
 
 namespace photo::detect {
 namespace {
@@ -521,7 +522,7 @@ Result<std::unique_ptr<FaceDetector>> FaceDetector::Create(const FaceOptions& op
       return InternalError("model_invalid", "cannot load cascade " + impl->path.string());
     }
   } catch (const cv::Exception& e) {
-    return InternalError("model_invalid", impl->path.string() + ": " + e.what());
+    return InternalError("model_invalid", impl->path.string() + ": " + BoundedErrorText(e.what()));
   }
   return std::unique_ptr<FaceDetector>(new FaceDetector(std::move(impl)));
 }
@@ -571,7 +572,7 @@ Result<std::vector<Box>> FaceDetector::Detect(const cv::Mat& bgr,
     }
     return clipped;
   } catch (const cv::Exception& e) {
-    return InternalError("face_detection_failed", e.what());
+    return InternalError("face_detection_failed", BoundedErrorText(e.what()));
   }
 }
 

@@ -13,6 +13,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "photo/core/files.h"
+#include "photo/core/text.h"
 #include "photo/image/probe.h"
 #include "photo/image/vips.h"
 
@@ -122,9 +123,9 @@ Result<cv::Mat> Decode(const fs::path* path, std::string_view bytes, int max_lon
     return ToBgr(Load(path, bytes, max_long_edge));
   } catch (const vips::VError& e) {
     return InvalidArgumentError("corrupt_image",
-                                std::string("cannot decode image for analysis: ") + e.what());
+                                std::string("cannot decode image for analysis: ") + BoundedErrorText(e.what()));
   } catch (const cv::Exception& e) {
-    return InternalError("analysis_failed", e.what());
+    return InternalError("analysis_failed", BoundedErrorText(e.what()));
   }
 }
 
@@ -201,7 +202,7 @@ Result<image::ExifSummary> ReadExifSummary(const fs::path& path) {
     }
     return s;
   } catch (const vips::VError& e) {
-    return InvalidArgumentError("corrupt_image", std::string("cannot read header: ") + e.what());
+    return InvalidArgumentError("corrupt_image", std::string("cannot read header: ") + BoundedErrorText(e.what()));
   }
 }
 

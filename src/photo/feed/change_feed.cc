@@ -16,17 +16,18 @@ json ErrorJson(const std::optional<store::ErrorInfo>& e) {
   return {{"stage", e->stage}, {"code", e->code}, {"message", e->message}};
 }
 
-FeedEvent MakeEvent(const store::ImageRecord& r) {
+FeedEvent MakeEvent(const store::ImageRecord& r, const FeedOptions& options) {
   FeedEvent e;
   e.id = EventId(r.updated_at_ms, r.id);
   e.status = r.status;
-  e.data = RecordSummaryJson(r);
+  e.data = RecordSummaryJson(r, options.rendition_url);
   return e;
 }
 
 }  // namespace
 
-std::string RecordSummaryJson(const store::ImageRecord& r) {
+std::string RecordSummaryJson(const store::ImageRecord& r,
+                              const std::function<std::string(std::string_view)>& rendition_url) {
   json stages = json::object();
   for (const auto& s : r.stages) {
     stages[s.stage] = {{"state", s.state},
@@ -35,8 +36,10 @@ std::string RecordSummaryJson(const store::ImageRecord& r) {
                        {"error", ErrorJson(s.error)}};
   }
   json thumb = nullptr;
-  if (const auto* t = r.FindRendition("thumb"); t && !t->path.empty())
-    thumb = "/images/" + r.id + "/thumb";
+  if (const auto* t = r.FindRendition("thumb"); t && !t->path.empty()) {
+    const std::string path = "/images/" + r.id + "/thumb";
+    thumb = rendition_url ? rendition_url(path) : path;
+  }
   json j = {
       {"id", r.id},
       {"filename", r.filename},
@@ -147,7 +150,7 @@ Status ChangeFeed::PollOnce() {
         it->second = r.updated_at_ms;
       }
       high_water_ms_ = std::max(high_water_ms_, r.updated_at_ms);
-      fresh.push_back(MakeEvent(r));
+      fresh.push_back(MakeEvent(r, options_));
     }
     if (static_cast<int>(rows.size()) < options_.batch) break;
   }
@@ -186,7 +189,7 @@ Result<ChangeFeed::CatchUpResult> ChangeFeed::CatchUp(std::string_view last_even
     ASSIGN_OR_RETURN(auto rows, store_->ScanChanged(from, want));
     for (const auto& r : rows) {
       from = {r.updated_at_ms, r.id};
-      out.events.push_back(MakeEvent(r));
+      out.events.push_back(MakeEvent(r, options_));
     }
     if (static_cast<int>(rows.size()) < want) return out;
   }

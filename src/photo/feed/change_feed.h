@@ -55,12 +55,17 @@ struct FeedOptions {
   std::size_t ring_capacity = 4096;  // events kept for slow subscribers
   int batch = 500;                   // records per ScanChanged call
   int catch_up_limit = 1000;         // records a reconnect may replay
+  // Turns a rendition path ("/images/<id>/thumb") into the URL events carry:
+  // the API signs it when renditions need signed links. Empty: as it is.
+  std::function<std::string(std::string_view path)> rendition_url = {};
 };
 
 // The event data for one record version: {"id","filename","status",
 // "updated_at","created_at","stages":{stage:{state,attempts,duration_ms,
 // error}},"error","thumb":url|null,"faces":count|null,"blurry":bool|null}.
-std::string RecordSummaryJson(const store::ImageRecord& record);
+// `rendition_url` as in FeedOptions.
+std::string RecordSummaryJson(const store::ImageRecord& record,
+                              const std::function<std::string(std::string_view)>& rendition_url = {});
 
 // "<ms>-<id>" <-> ScanKey; nullopt for text that is not such an id.
 std::string EventId(std::int64_t updated_at_ms, std::string_view image_id);

@@ -52,6 +52,21 @@ TEST(SummaryTest, CarriesWhatACardShowsAndNoStoragePaths) {
   EXPECT_EQ(RecordSummaryJson(r).find("secret"), std::string::npos);
 }
 
+TEST(SummaryTest, ThumbnailUrlGoesThroughTheRenditionUrlFunction) {
+  store::ImageRecord r = Rec(NowUnixMillis(), "a.jpg");
+  r.renditions.push_back({"thumb", "images/xx/thumb.jpg", 320, 240, 1, image::OutputFormat::kJpeg, false});
+  auto sign = [](std::string_view path) { return std::string(path) + "?exp=1&sig=x"; };
+  auto j = nlohmann::json::parse(RecordSummaryJson(r, sign));
+  EXPECT_EQ(j["thumb"], "/images/" + r.id + "/thumb?exp=1&sig=x");
+  store::MemoryStatusStore s;
+  ASSERT_TRUE(s.Create(r).ok());
+  ChangeFeed feed(&s, {.overlap = 100ms, .rendition_url = sign});
+  auto c = feed.CatchUp(EventId(r.updated_at_ms - 1, ""));
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  ASSERT_EQ(c->events.size(), 1u);
+  EXPECT_NE(c->events[0].data.find("/thumb?exp=1&sig=x"), std::string::npos) << c->events[0].data;
+}
+
 TEST(ChangeFeedTest, EachNewVersionBecomesOneEventInOrder) {
   store::MemoryStatusStore s;
   ChangeFeed feed(&s, {.poll_interval = 1h});

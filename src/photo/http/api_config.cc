@@ -6,7 +6,9 @@
 #include <limits>
 
 #include "photo/core/files.h"
+#include "photo/core/secrets.h"
 #include "photo/core/text.h"
+#include "photo/signing/url_signer.h"
 
 namespace photo::http {
 namespace {
@@ -29,30 +31,6 @@ Status ParseBool(const char* var, std::string_view text, bool* out) {
   const std::optional<bool> v = ParseBoolSetting(text);
   if (!v) return Bad(std::string(var) + "=" + std::string(text) + ": expected 1/0 or true/false");
   *out = *v;
-  return Status::Ok();
-}
-
-// VAR, or the contents of the file VAR_FILE names (Docker secrets), with
-// trailing whitespace (the newline editors add) removed. Both set is a
-// mistake worth refusing.
-Status ReadSecret(const EnvLookup& env, const std::string& var, std::string* out) {
-  const char* direct = env(var.c_str());
-  const std::string file_var = var + "_FILE";
-  const char* file = env(file_var.c_str());
-  const bool has_file = file != nullptr && *file != '\0';
-  if (has_file && direct != nullptr && *direct != '\0') {
-    return Bad(var + " and " + file_var + " are both set; use one");
-  }
-  if (!has_file) {
-    if (direct != nullptr) *out = direct;
-    return Status::Ok();
-  }
-  Result<std::string> read = ReadFile(file);
-  if (!read) return Bad(file_var + "=" + file + ": " + read.error().message());
-  std::string text = std::move(*read);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  if (text.empty()) return Bad(file_var + "=" + file + ": the file is empty");
-  *out = std::move(text);
   return Status::Ok();
 }
 
@@ -146,19 +124,19 @@ Status ApiConfig::LoadFromEnv(const EnvLookup& env) {
     RETURN_IF_ERROR(ParseNumber<std::uint64_t>("PHOTO_PIPELINE_HTTP_MIN_BODY_RATE", v, 0, 1u << 30,
                                                &c.min_body_rate));
   }
-  RETURN_IF_ERROR(ReadSecret(env, "PHOTO_PIPELINE_API_TOKEN", &c.api_token));  // "" = auth off
-  RETURN_IF_ERROR(ReadSecret(env, "PHOTO_PIPELINE_ADMIN_TOKEN", &c.admin_token));
-  RETURN_IF_ERROR(ReadSecret(env, "PHOTO_PIPELINE_SIGNING_KEY", &c.signing_key));
-  RETURN_IF_ERROR(ReadSecret(env, "PHOTO_PIPELINE_SIGNING_KEY_PREVIOUS", &c.signing_key_previous));
+  RETURN_IF_ERROR(ReadSecretSetting(env, "PHOTO_PIPELINE_API_TOKEN", &c.api_token));  // "" = auth off
+  RETURN_IF_ERROR(ReadSecretSetting(env, "PHOTO_PIPELINE_ADMIN_TOKEN", &c.admin_token));
+  // Shared with the workers, which sign the URLs of their events.
+  signing::SigningSettings signing{c.signing_key, c.signing_key_previous, c.signed_url_ttl_s};
+  RETURN_IF_ERROR(signing::LoadSigningSettings(env, &signing));
+  c.signing_key = std::move(signing.key);
+  c.signing_key_previous = std::move(signing.previous_key);
+  c.signed_url_ttl_s = signing.ttl_s;
   if (const char* v = get("PHOTO_PIPELINE_ORIGINALS_PUBLIC")) {
     RETURN_IF_ERROR(ParseBool("PHOTO_PIPELINE_ORIGINALS_PUBLIC", v, &c.originals_public));
   }
   if (const char* v = get("PHOTO_PIPELINE_RENDITIONS_PUBLIC")) {
     RETURN_IF_ERROR(ParseBool("PHOTO_PIPELINE_RENDITIONS_PUBLIC", v, &c.renditions_public));
-  }
-  if (const char* v = get("PHOTO_PIPELINE_SIGNED_URL_TTL")) {
-    RETURN_IF_ERROR(ParseNumber<std::int64_t>("PHOTO_PIPELINE_SIGNED_URL_TTL", v, 1, 10LL * 365 * 86400,
-                                              &c.signed_url_ttl_s));
   }
   if (const char* v = env("PHOTO_PIPELINE_CORS_ORIGINS")) {
     c.cors_origins.clear();

@@ -15,13 +15,15 @@
 #include "photo/core/status.h"
 #include "photo/http/api_config.h"
 #include "photo/http/metrics.h"
-#include "photo/http/url_signer.h"
 #include "photo/image/types.h"
 #include "photo/pipeline/layout.h"
+#include "photo/signing/url_signer.h"
 #include "photo/storage/blob_store.h"
 #include "photo/store/status_store.h"
 
 namespace photo::http {
+
+using signing::UrlSigner;
 
 // Decides what an uploaded file is. The default runs image::ProbeBuffer over
 // the file (read up to 1 MiB, mapped above). A seam for tests.
@@ -38,6 +40,10 @@ struct ApiContext {
   // Remote blob storage (S3) for originals and renditions; null = files under
   // the data dir (layout), read and written in place. Not owned.
   storage::BlobStore* remote_blobs = nullptr;
+  // Where everything of an image is erased (DELETE, refused uploads):
+  // remote_blobs, or a local store over the data dir. Never null once
+  // ApiServer is built. Not owned.
+  storage::BlobStore* blobs = nullptr;
   UrlSigner signer{"", "", 0};
 
   // Prefix directories (images/ab) whose entry in images/ this process has

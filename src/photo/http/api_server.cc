@@ -8,6 +8,7 @@
 #include "photo/core/files.h"
 #include "photo/http/routes.h"
 #include "photo/http/server.h"
+#include "photo/storage/local_blob_store.h"
 
 namespace photo::http {
 namespace fs = std::filesystem;
@@ -76,6 +77,9 @@ ApiServer::ApiServer(ApiConfig config, ApiDeps deps) : ctx_(std::make_unique<Api
   ctx_->layout = pipeline::Layout(ctx_->config.data_dir);
   ctx_->probe = deps.probe ? std::move(deps.probe) : DefaultProbe();
   if (deps.blobs != nullptr && !deps.blobs->LocalPath("images").has_value()) ctx_->remote_blobs = deps.blobs;
+  // Without remote storage the API keeps files under its data dir (layout).
+  if (ctx_->remote_blobs == nullptr) owned_blobs_ = std::make_unique<storage::LocalBlobStore>(ctx_->config.data_dir);
+  ctx_->blobs = ctx_->remote_blobs != nullptr ? ctx_->remote_blobs : owned_blobs_.get();
   ctx_->signer = UrlSigner(ctx_->config.signing_key, ctx_->config.signing_key_previous,
                            ctx_->config.signed_url_ttl_s);
   if (deps.metrics == nullptr) {

@@ -83,6 +83,7 @@ class ApiServer {
  private:
   std::unique_ptr<ApiContext> ctx_;
   std::unique_ptr<metrics::MetricsRegistry> owned_metrics_;
+  std::unique_ptr<storage::BlobStore> owned_blobs_;  // local files, when ApiDeps::blobs is null
   Router router_;
   Status registered_;
   std::unique_ptr<HttpServer> server_;

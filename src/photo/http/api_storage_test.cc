@@ -1,8 +1,8 @@
 // The API with S3 blob storage, against the test Ceph gateway (fixture
 // "s3"): the original is stored as an object before 202, a refused upload
-// leaves no object, renditions download with ETag/304/ranges, and with
+// leaves no object, renditions download with ETag/304/ranges, with
 // PHOTO_PIPELINE_S3_PRESIGN_TTL the answer is a redirect to a presigned URL
-// that serves the bytes.
+// that serves the bytes, and DELETE erases every object of the image.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -24,6 +24,8 @@ namespace fs = std::filesystem;
 
 storage::S3Config TestS3() { return storage::testing::TestGatewayConfig("api-test/"); }
 
+constexpr char kAdminToken[] = "s3-test-admin";
+
 class ApiS3Test : public ::testing::Test {
  protected:
   void Start(int presign_ttl_s = 0) {
@@ -34,6 +36,7 @@ class ApiS3Test : public ::testing::Test {
     config.data_dir = dir_;
     config.threads = 4;
     config.presign_ttl_s = presign_ttl_s;
+    config.admin_token = kAdminToken;
     server_ = std::make_unique<ApiServer>(config, ApiDeps{&store_, &publisher_, nullptr, {}, &blobs_});
     ASSERT_TRUE(server_->Start().ok());
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -71,6 +74,39 @@ TEST_F(ApiS3Test, AcceptedOriginalIsAnObjectAndNothingStaysOnDisk) {
   EXPECT_FALSE(fs::exists(dir_ / "images" / id.substr(0, 2) / id, ec));
   for (const auto& e : fs::recursive_directory_iterator(dir_ / "tmp", ec))
     ADD_FAILURE() << "left in tmp: " << e.path();
+}
+
+TEST_F(ApiS3Test, DeleteErasesEveryObjectOfTheImageFromTheBucket) {
+  Start();
+  auto res = Upload(image::testing::MakePhoto({.width = 320, .height = 240}));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 202) << res->body;
+  const std::string id = nlohmann::json::parse(res->body)["id"];
+  // What the workers store beside the original.
+  const std::string folder = pipeline::Layout("").ImageDir(id).generic_string() + "/";
+  for (const char* name : {"clean/large.jpg", "large.jpg", "thumb.webp"})
+    ASSERT_TRUE(blobs_.Put(folder + name, name).ok());
+  const std::string neighbour = NewImageId();
+  const std::string neighbour_key = OriginalKey(neighbour);
+  ASSERT_TRUE(blobs_.Put(neighbour_key, "another image").ok());
+  ASSERT_EQ(blobs_.List(folder)->size(), 4u);
+
+  auto del = client_->Delete("/images/" + id, {{"Authorization", std::string("Bearer ") + kAdminToken}});
+  ASSERT_TRUE(del);
+  ASSERT_EQ(del->status, 204) << del->body;
+  auto left = blobs_.List(folder);
+  ASSERT_TRUE(left.ok()) << left.error().ToString();
+  EXPECT_TRUE(left->empty()) << left->size() << " objects left, first " << left->front().key;
+  EXPECT_EQ(store_.Get(id).error().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(blobs_.Head(neighbour_key).ok());  // only that image's objects
+  const auto published = publisher_.published();
+  ASSERT_FALSE(published.empty());
+  EXPECT_EQ(nlohmann::json::parse(published.back().body)["status"], "deleted");
+  // Idempotent: nothing left, still 204.
+  auto again = client_->Delete("/images/" + id, {{"Authorization", std::string("Bearer ") + kAdminToken}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 204);
+  EXPECT_TRUE(blobs_.Delete(neighbour_key).ok());
 }
 
 TEST_F(ApiS3Test, RefusedAfterThePutLeavesNoObject) {

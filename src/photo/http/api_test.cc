@@ -20,7 +20,7 @@
 #include "photo/core/files.h"
 #include "photo/core/ids.h"
 #include "photo/http/openapi.h"
-#include "photo/http/url_signer.h"
+#include "photo/signing/url_signer.h"
 #include "photo/image/testing/synth.h"
 #include "photo/store/memory_store.h"
 

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "photo/core/ids.h"
 #include "photo/feed/change_feed.h"
 #include "photo/http/routes.h"
 #include "photo/http/webapp_glue.h"
@@ -26,7 +27,7 @@ using namespace std::chrono_literals;
 
 class SseHub {
  public:
-  explicit SseHub(store::StatusStore* store) : feed_(store) {}
+  SseHub(store::StatusStore* store, feed::FeedOptions options) : feed_(store, std::move(options)) {}
   ~SseHub() {
     if (thread_.joinable()) {
       thread_.request_stop();
@@ -131,7 +132,11 @@ Response Events(ApiContext& ctx, SseHub& hub, const Request& req) {
 }  // namespace
 
 Status RegisterEventRoutes(Router& router, ApiContext& ctx) {
-  auto hub = std::make_shared<SseHub>(ctx.store);
+  feed::FeedOptions options;
+  // The thumbnail links in events are signed like those of records (they
+  // are what the web app shows while renditions need signed links).
+  options.rendition_url = [&ctx](std::string_view path) { return ctx.signer.Sign(path, NowUnixMillis() / 1000); };
+  auto hub = std::make_shared<SseHub>(ctx.store, std::move(options));
   return router.Add({.method = "GET", .pattern = "/events", .handler = [&ctx, hub](const Request& req) {
                        return Events(ctx, *hub, req);
                      }});

@@ -203,8 +203,9 @@ Response GetImage(ApiContext& ctx, const Request& req) {
   return res;
 }
 
-// DELETE /images/{id} (admin): erases the original, every rendition and the
-// record (no tombstone: a deleted image is a 404 like one that never was),
+// DELETE /images/{id} (admin): erases the record (no tombstone: a deleted
+// image is a 404 like one that never was), the original and every rendition
+// (through the blob store: local files or S3),
 // then announces {"status": "deleted"} on processed_images. Idempotent: an id
 // with nothing left is answered 204 again and the event published again (same
 // event_id "<id>:deleted", so listeners drop the duplicate); that is also how a
@@ -225,10 +226,12 @@ Response DeleteImage(ApiContext& ctx, const Request& req) {
   } else if (rec.error().code() != StatusCode::kNotFound) {
     return StoreError(ctx, rec.error());
   }
-  // Files first: a record without files is visible and retried; files
-  // without a record would be invisible forever.
-  RemoveOriginal(ctx, id);
+  // The record first: a worker still busy with this image sees it gone when
+  // it records its outputs, and erases them (worker/job_handler.h). Blobs
+  // whose erasure fails now are erased by the retried DELETE (503) or by
+  // `photo-pipeline sweep`.
   if (Status s = ctx.store->Delete(id); !s.ok() && s.code() != StatusCode::kNotFound) return StoreError(ctx, s);
+  if (Status s = EraseImageBlobs(ctx, id); !s.ok()) return StatusResponse(s, 503, ctx.config.retry_after_s);
   const std::string event_id = id + ":deleted";
   nlohmann::json event = {{"event_id", event_id},     {"id", id},
                           {"filename", filename},     {"status", "deleted"},
@@ -252,13 +255,7 @@ Response DeleteImage(ApiContext& ctx, const Request& req) {
 // With a signing key, every rendition URL in a record is signed (the
 // original's too: it is how a client without the admin token gets it).
 void SignUrls(const ApiContext& ctx, nlohmann::json& record) {
-  if (!ctx.signer.enabled() || !record.contains("renditions") || !record["renditions"].is_object()) return;
-  const std::int64_t now = NowSeconds();
-  for (auto& [name, r] : record["renditions"].items()) {
-    if (r.is_object() && r.contains("url") && r["url"].is_string()) {
-      r["url"] = ctx.signer.Sign(r["url"].get<std::string>(), now);
-    }
-  }
+  if (record.contains("renditions")) signing::SignRenditionUrls(ctx.signer, record["renditions"], NowSeconds());
 }
 
 Status RegisterImageRoutes(Router& router, ApiContext& ctx) {

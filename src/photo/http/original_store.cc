@@ -51,18 +51,19 @@ Result<std::string> PersistOriginal(ApiContext& ctx, const fs::path& tmp, const 
   return original.lexically_relative(ctx.config.data_dir).generic_string();
 }
 
-void RemoveOriginal(ApiContext& ctx, const std::string& id) {
-  if (ctx.remote_blobs != nullptr) {
-    // Deleted at once. If the store is unreachable right now the object
-    // stays behind without a record: `photo-pipeline sweep` removes it later.
-    const std::string key = pipeline::Layout("").Original(id).generic_string();
-    if (Status s = ctx.remote_blobs->Delete(key); !s.ok())
-      spdlog::error("upload {}: could not delete {} ({}); left for `photo-pipeline sweep`", id, key, s.ToString());
-    return;
+Status EraseImageBlobs(ApiContext& ctx, const std::string& id) {
+  const std::string folder = pipeline::Layout("").ImageDir(id).generic_string() + "/";
+  if (Status s = storage::DeletePrefix(*ctx.blobs, folder); !s.ok()) {
+    return UnavailableError("storage_unavailable", "erasing " + folder + ": " + s.ToString());
   }
-  std::error_code ec;
-  fs::remove_all(ctx.layout.ImageDir(id), ec);
-  if (ec) spdlog::error("upload {}: could not remove {}: {}", id, ctx.layout.ImageDir(id).string(), ec.message());
+  return Status::Ok();
+}
+
+void RemoveOriginal(ApiContext& ctx, const std::string& id) {
+  // If the store is unreachable right now, what is left stays without a
+  // record: `photo-pipeline sweep` removes it later.
+  if (Status s = EraseImageBlobs(ctx, id); !s.ok())
+    spdlog::error("upload {}: {}; left for `photo-pipeline sweep`", id, s.ToString());
 }
 
 }  // namespace photo::http

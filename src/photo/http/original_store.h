@@ -1,6 +1,6 @@
 // The one step that makes an upload durable: the fsynced temp file becomes
 // the original of `id`. Kept behind these two functions so the storage
-// backend (local files today, a BlobStore tomorrow) is a local change.
+// backend (local files or a BlobStore) is a local change.
 #pragma once
 
 #include <filesystem>
@@ -27,5 +27,10 @@ Result<std::string> PersistOriginal(ApiContext& ctx, const std::filesystem::path
 // (the store unreachable at that moment) stays without a record until
 // `photo-pipeline sweep` removes it.
 void RemoveOriginal(ApiContext& ctx, const std::string& id);
+
+// Erases every blob of `id` (original, renditions, intermediates) through
+// ctx.blobs, local or remote: what DELETE /images/{id} removes. Errors:
+// storage_unavailable (kUnavailable) when some could not be deleted.
+Status EraseImageBlobs(ApiContext& ctx, const std::string& id);
 
 }  // namespace photo::http

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "photo/core/text.h"
+
 namespace photo::http {
 
 Response JsonResponse(int status, const nlohmann::json& body) {
@@ -13,7 +15,8 @@ Response JsonResponse(int status, const nlohmann::json& body) {
 }
 
 std::string ErrorBody(std::string_view code, std::string_view message) {
-  nlohmann::json j = {{"error", {{"code", code}, {"message", message}}}};
+  // Messages may quote library text (libvips on a rejected upload): bounded.
+  nlohmann::json j = {{"error", {{"code", code}, {"message", BoundedErrorText(message)}}}};
   // Messages may carry client bytes (filenames): never fail on bad UTF-8.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "photo/core/text.h"
+
 namespace photo::image {
 namespace {
 
@@ -538,7 +540,7 @@ Result<std::string> EditJpegRegion(std::string_view jpeg, const Box& box, const 
     }
     return EditWhole(src, box, edit, options);
   } catch (const JpegError& e) {
-    return Corrupt(e.what());
+    return Corrupt(BoundedErrorText(e.what()));
   } catch (const std::bad_alloc&) {
     return InternalError("internal", "out of memory while editing a jpeg");
   }

@@ -1,5 +1,7 @@
 #include "photo/image/load.h"
 
+#include "photo/core/text.h"
+
 namespace photo::image::internal {
 namespace {
 
@@ -34,18 +36,9 @@ vips::VImage LoadBuffer(Format format, std::string_view bytes, vips::VOption* op
 }
 
 std::string VipsErrorText(const vips::VError& e) {
-  constexpr size_t kMax = 512;
-  std::string text = e.what();
+  std::string text = BoundedErrorText(e.what());
   vips_error_clear();
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  if (text.size() <= kMax) return text;
-  // The first lines say what failed, the last one usually why.
-  const size_t nl = text.rfind('\n');
-  if (nl == std::string::npos) return text.substr(0, kMax) + " [...]";
-  const std::string last = text.substr(nl + 1, kMax / 4);
-  size_t cut = text.rfind('\n', kMax - last.size());
-  if (cut == std::string::npos || cut == 0) cut = kMax - last.size();
-  return text.substr(0, cut) + "\n[...]\n" + last;
+  return text;
 }
 
 const char* InterpretationName(VipsInterpretation interpretation) {

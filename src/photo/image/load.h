@@ -19,9 +19,9 @@ namespace photo::image::internal {
 vips::VImage LoadBuffer(Format format, std::string_view bytes, vips::VOption* options = nullptr);
 
 // The text of a libvips failure, for a Status message (which may reach an API
-// client): what `e` carries, trailing whitespace trimmed, at most ~512 bytes
-// (libtiff alone can log a line per unknown tag), and libvips' error buffer
-// cleared. That buffer is process-wide and cumulative: callers also clear it
+// client): BoundedErrorText of what `e` carries (its first line, at most
+// kMaxErrorTextBytes: libtiff alone can log a line per unknown tag), and
+// libvips' error buffer cleared. That buffer is process-wide and cumulative: callers also clear it
 // (vips_error_clear) before their libvips work so the text is about their
 // input only. Under concurrency another thread's lines can still slip in.
 std::string VipsErrorText(const vips::VError& e);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "photo/core/text.h"
 #include "photo/image/load.h"
 #include "photo/image/testing/synth.h"
 
@@ -191,12 +192,12 @@ TEST(ProbeTest, RefusalMessageIsAboutThisInputOnly) {
   Result<ProbeInfo> tiff = ProbeBuffer(bad_tiff, {});
   ASSERT_FALSE(tiff.has_value());
   ASSERT_EQ(tiff.error().reason(), "corrupt_image") << tiff.error().ToString();
-  ASSERT_NE(tiff.error().message().find("TIFF"), std::string::npos) << tiff.error().message();
+  ASSERT_NE(tiff.error().message().find("tiff_openin"), std::string::npos) << tiff.error().message();
 
   Result<ProbeInfo> heif = ProbeBuffer(bad_heif, {});
   ASSERT_FALSE(heif.has_value());
   EXPECT_EQ(heif.error().reason(), "corrupt_image");
-  EXPECT_EQ(heif.error().message().find("TIFF"), std::string::npos) << heif.error().message();
+  EXPECT_EQ(heif.error().message().find("tiff"), std::string::npos) << heif.error().message();
   Result<ProbeInfo> again = ProbeBuffer(bad_heif, {});
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(again.error().message(), heif.error().message());
@@ -213,8 +214,9 @@ TEST(ProbeTest, VipsErrorTextIsBoundedAndClearsTheBuffer) {
   many += "vips__tiff_openin_source: unable to open source for input\n";
   vips_error("test", "%s", "left over");
   const std::string text = internal::VipsErrorText(vips::VError(many));
-  EXPECT_LE(text.size(), 520u);
-  EXPECT_EQ(text.rfind("TIFFFetchNormalTag: custom tag 0\n", 0), 0u) << text;
+  EXPECT_LE(text.size(), kMaxErrorTextBytes);
+  EXPECT_EQ(text.find('\n'), std::string::npos) << text;
+  EXPECT_EQ(text.rfind("TIFFFetchNormalTag: custom tag 0 [...] ", 0), 0u) << text;
   EXPECT_NE(text.find("unable to open source for input"), std::string::npos) << text;
   EXPECT_STREQ(vips_error_buffer(), "");
   EXPECT_EQ(internal::VipsErrorText(vips::VError("short\n")), "short");

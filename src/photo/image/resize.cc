@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "photo/core/text.h"
 #include "photo/image/jpeg_region.h"
 #include "photo/image/load.h"
 #include "photo/image/probe.h"
@@ -531,14 +532,14 @@ Result<RenditionSet> MakeRenditions(std::string_view bytes, std::span<const Rend
         return InternalError("internal", std::string(OutputFormatName(spec.format)) +
                                              " encode failed: " + internal::VipsErrorText(e));
       } catch (const std::runtime_error& e) {
-        return InternalError("internal", e.what());
+        return InternalError("internal", BoundedErrorText(e.what()));
       }
     }
   } catch (const vips::VError& e) {
     return Corrupt(std::string(FormatName(info.format)) +
                    " decode failed: " + internal::VipsErrorText(e));
   } catch (const cv::Exception& e) {
-    return InternalError("internal", std::string("opencv: ") + e.what());
+    return InternalError("internal", std::string("opencv: ") + BoundedErrorText(e.what()));
   } catch (const std::bad_alloc&) {
     return InternalError("internal", "out of memory while resizing");
   }

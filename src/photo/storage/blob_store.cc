@@ -52,4 +52,23 @@ Result<std::string> GetBytes(BlobStore& store, const std::string& key,
   return out;
 }
 
+Status DeletePrefix(BlobStore& store, const std::string& prefix) {
+  std::string folder = prefix;
+  while (!folder.empty() && folder.back() == '/') folder.pop_back();
+  RETURN_IF_ERROR(ValidateKey(folder));
+  Result<std::vector<ListEntry>> keys = store.List(folder + "/");
+  if (!keys) return keys.error();
+  Status first = Status::Ok();
+  for (const ListEntry& e : *keys) {
+    Status s = store.Delete(e.key);
+    if (!s.ok() && first.ok()) first = s;
+  }
+  if (const std::optional<std::filesystem::path> dir = store.LocalPath(folder)) {
+    std::error_code ec;
+    std::filesystem::remove_all(*dir, ec);
+    if (ec && first.ok()) first = UnavailableError("io_error", "remove " + dir->string() + ": " + ec.message());
+  }
+  return first;
+}
+
 }  // namespace photo::storage

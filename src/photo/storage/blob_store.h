@@ -99,6 +99,13 @@ Status GetToFile(BlobStore& store, const std::string& key, const std::filesystem
 Result<std::string> GetBytes(BlobStore& store, const std::string& key,
                              std::optional<ByteRange> range = std::nullopt);
 
+// Removes every blob whose key starts with `prefix` (a folder, ending in
+// '/': an image's "images/ab/<id>/"), and with a local store the folder
+// itself (emptied subfolders and temp files of writes in progress). Keeps
+// going past a failed delete; returns the first error (kUnavailable when the
+// store could not be reached: retry).
+Status DeletePrefix(BlobStore& store, const std::string& prefix);
+
 // Keys are relative paths of [A-Za-z0-9._-] segments joined by '/': no "..",
 // no empty or dot segments, no leading '/'. kInvalidArgument (invalid_key).
 Status ValidateKey(std::string_view key);

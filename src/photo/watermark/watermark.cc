@@ -48,7 +48,7 @@ Status OptionsError(std::string message) {
 Status VipsFailure(const vips::VError& e, std::string_view what) {
   std::string msg(what);
   msg += ": ";
-  msg += e.what();
+  msg += BoundedErrorText(e.what());
   vips_error_clear();
   return InternalError("watermark_failed", std::move(msg));
 }
@@ -159,7 +159,7 @@ Result<VImage> DecodeLogo(std::string_view bytes) {
   } catch (const vips::VError& e) {
     vips_error_clear();
     return InvalidArgumentError("bad_watermark_logo",
-                                std::string("watermark logo does not decode: ") + e.what());
+                                std::string("watermark logo does not decode: ") + BoundedErrorText(e.what()));
   }
   if (static_cast<double>(logo.width()) * logo.height() > kMaxLogoPixels) {
     return InvalidArgumentError("bad_watermark_logo",
@@ -179,7 +179,7 @@ Result<VImage> DecodeLogo(std::string_view bytes) {
   } catch (const vips::VError& e) {
     vips_error_clear();
     return InvalidArgumentError("bad_watermark_logo",
-                                std::string("watermark logo does not decode: ") + e.what());
+                                std::string("watermark logo does not decode: ") + BoundedErrorText(e.what()));
   }
   CachePut(c.logos, key, logo);
   return logo;
@@ -586,7 +586,7 @@ Result<Encoded> ApplyToEncoded(std::string_view encoded, image::OutputFormat for
   } catch (const vips::VError& e) {
     vips_error_clear();
     return InvalidArgumentError("corrupt_image",
-                                std::string("rendition does not decode: ") + e.what());
+                                std::string("rendition does not decode: ") + BoundedErrorText(e.what()));
   }
   ASSIGN_OR_RETURN(VImage out, Apply(in, options));
   try {
@@ -602,7 +602,7 @@ Result<Encoded> ApplyToEncoded(std::string_view encoded, image::OutputFormat for
     result.bytes = image::EncodeVips(out, format, quality);
     return result;
   } catch (const vips::VError& e) {
-    std::string msg = std::string("encoding watermarked rendition: ") + e.what();
+    std::string msg = std::string("encoding watermarked rendition: ") + BoundedErrorText(e.what());
     vips_error_clear();
     return InternalError("encode_failed", std::move(msg));
   }

@@ -5,8 +5,13 @@
 #include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <tuple>
+#include <utility>
 
 #include "photo/core/ids.h"
+#include "photo/core/text.h"
+#include "photo/storage/local_blob_store.h"
 #include "photo/store/record_json.h"
 #include "photo/worker/staging.h"
 
@@ -31,23 +36,26 @@ const char* NextStage(const std::string& stage) {
 }
 
 // The message that follows a completed stage: the next job, or the event.
-broker::OutgoingMessage NextMessage(const std::string& stage, const store::ImageRecord& rec) {
+broker::OutgoingMessage NextMessage(const JobContext& ctx, const std::string& stage, const store::ImageRecord& rec) {
   if (const char* next = NextStage(stage)) {
     return broker::MakeJobMessage({rec.id, rec.filename, rec.original_path, next});
   }
-  return MakeEvent(rec);
+  return MakeEvent(rec, ctx.signer);
 }
 
 Status Fail(const JobContext& ctx, const std::string& id, const std::string& stage,
             const Status& error, bool final, store::ImageRecord* out) {
+  // Library text (libvips, OpenCV) can be long and multi-line: records and
+  // events get a bounded first line.
+  const std::string message = BoundedErrorText(error.message());
   auto r = ctx.store->Update(id, [&](store::ImageRecord& rec) {
     auto& st = rec.Stage(stage);
-    st.error = store::ErrorInfo{stage, error.reason(), error.message()};
+    st.error = store::ErrorInfo{stage, error.reason(), message};
     if (final) {
       st.state = "failed";
       st.finished_at_ms = NowUnixMillis();
       rec.status = "failed";
-      rec.error = store::ErrorInfo{stage, error.reason(), error.message()};
+      rec.error = store::ErrorInfo{stage, error.reason(), message};
       rec.completed_at_ms = NowUnixMillis();
     } else {
       st.state = "retrying";
@@ -57,6 +65,28 @@ Status Fail(const JobContext& ctx, const std::string& id, const std::string& sta
   if (!r) return r.error();
   if (out) *out = *r;
   return Status::Ok();
+}
+
+// The image was deleted while this job waited or ran: erase whatever of it
+// is stored (this job's outputs included; DELETE has erased the rest or is
+// about to), publish nothing.
+Outcome ImageDeleted(const JobContext& ctx, const std::string& id) {
+  Outcome o;
+  const std::string folder = pipeline::Layout("").ImageDir(id).generic_string() + "/";
+  Status erased;
+  if (ctx.remote_blobs != nullptr) {
+    erased = storage::DeletePrefix(*ctx.remote_blobs, folder);
+  } else {
+    storage::LocalBlobStore local(ctx.layout->data_dir());
+    erased = storage::DeletePrefix(local, folder);
+  }
+  if (!erased.ok()) {
+    o.kind = Kind::kRetry;
+    o.error = erased.WithContext("erasing the files of deleted image " + id);
+    return o;
+  }
+  o.image_deleted = true;
+  return o;
 }
 
 Outcome StoreTrouble(const Status& s) {
@@ -69,15 +99,27 @@ Outcome StoreTrouble(const Status& s) {
 
 }  // namespace
 
+namespace {
+
+// "<stage>:<number>" of a test-only variable; nullopt when unset or malformed.
+std::optional<std::pair<std::string, int>> StageAndNumber(const char* var) {
+  const char* v = std::getenv(var);
+  if (v == nullptr) return std::nullopt;
+  const std::string s(v);
+  const auto colon = s.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return std::make_pair(s.substr(0, colon), std::atoi(s.c_str() + colon + 1));
+}
+
+}  // namespace
+
 FaultInjection FaultInjection::FromEnv() {
   FaultInjection f;
-  if (const char* v = std::getenv("PHOTO_PIPELINE_FAULT_INJECT")) {
-    std::string s(v);
-    auto colon = s.find(':');
-    if (colon != std::string::npos) {
-      f.stage = s.substr(0, colon);
-      f.fail_attempts = std::atoi(s.c_str() + colon + 1);
-    }
+  if (auto fail = StageAndNumber("PHOTO_PIPELINE_FAULT_INJECT")) std::tie(f.stage, f.fail_attempts) = *fail;
+  if (auto pause = StageAndNumber("PHOTO_PIPELINE_FAULT_PAUSE"); pause && pause->second > 0) {
+    f.after_outputs = [stage = pause->first, ms = pause->second](const std::string& s, const std::string&) {
+      if (s == stage) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    };
   }
   return f;
 }
@@ -107,15 +149,17 @@ Status PipelineConfig::Validate() const {
   return detect.Validate();
 }
 
-broker::OutgoingMessage MakeEvent(const store::ImageRecord& rec) {
+broker::OutgoingMessage MakeEvent(const store::ImageRecord& rec, const signing::UrlSigner* signer) {
   std::string event_id = rec.id + ":" + rec.status;
+  nlohmann::json renditions = store::RenditionsToJson(rec);
+  if (signer != nullptr) signing::SignRenditionUrls(*signer, renditions, NowUnixMillis() / 1000);
   nlohmann::json j = {
       {"event_id", event_id},
       {"id", rec.id},
       {"filename", rec.filename},
       {"status", rec.status},
       {"content_status", rec.content_status ? nlohmann::json(*rec.content_status) : nullptr},
-      {"renditions", store::RenditionsToJson(rec)},
+      {"renditions", std::move(renditions)},
       {"detections", rec.detections ? store::DetectionsToJson(*rec.detections) : nullptr},
       {"completed_at", FormatIso8601(rec.completed_at_ms.value_or(rec.updated_at_ms))},
       {"path", store::MainRenditionPath(rec)},
@@ -176,16 +220,12 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
     return Status::Ok();
   });
   if (!started) {
-    if (started.error().code() == StatusCode::kNotFound) {
-      out.kind = Kind::kPark;
-      out.error = NotFoundError("record_missing", "no status record for " + id);
-      return out;
-    }
+    if (started.error().code() == StatusCode::kNotFound) return ImageDeleted(ctx, id);
     return StoreTrouble(started.error());
   }
   if (image_failed) return out;  // another stage failed it for good: nothing to do
   if (already_done) {
-    out.publish.push_back(NextMessage(stage, *started));
+    out.publish.push_back(NextMessage(ctx, stage, *started));
     out.redelivery_of_done_work = true;
     return out;
   }
@@ -196,10 +236,11 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
                           " times: the worker died while processing it each time");
     store::ImageRecord failed;
     Status s = Fail(ctx, id, stage, crash, /*final=*/true, &failed);
+    if (s.code() == StatusCode::kNotFound) return ImageDeleted(ctx, id);
     if (!s.ok()) return StoreTrouble(s);
     out.kind = Kind::kPark;
     out.error = crash;
-    out.publish.push_back(MakeEvent(failed));
+    out.publish.push_back(MakeEvent(failed, ctx.signer));
     out.upload_to_final_ms = static_cast<double>(
         failed.completed_at_ms.value_or(failed.updated_at_ms) - failed.created_at_ms);
     return out;
@@ -269,8 +310,17 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
   } else {
     result = InvalidArgumentError("unknown_stage", "no stage named " + stage);
   }
-  // Outputs are durable in blob storage before the record points at them.
-  if (result.ok() && staged) result = staged->PutOutputs().WithContext("storing the outputs of " + id);
+  if (result.ok() && staged) {
+    // Not uploaded for an image deleted meanwhile (its scratch copy goes
+    // with `staged`).
+    if (Result<store::ImageRecord> still = ctx.store->Get(id); !still) {
+      if (still.error().code() == StatusCode::kNotFound) return ImageDeleted(ctx, id);
+      return StoreTrouble(still.error());
+    }
+    // Outputs are durable in blob storage before the record points at them.
+    result = staged->PutOutputs().WithContext("storing the outputs of " + id);
+  }
+  if (result.ok() && ctx.fault.after_outputs) ctx.fault.after_outputs(stage, id);
   const double wall_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall0).count();
   const double cpu_ms = ThreadCpuMs() - cpu0;
@@ -280,11 +330,12 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
     bool final = !result.IsTransient() || d.last_attempt;
     store::ImageRecord failed;
     Status s = Fail(ctx, id, stage, result, final, &failed);
+    if (s.code() == StatusCode::kNotFound) return ImageDeleted(ctx, id);
     if (!s.ok()) return StoreTrouble(s);
     out.kind = final ? Kind::kPark : Kind::kRetry;
     out.error = result;
     if (final) {
-      out.publish.push_back(MakeEvent(failed));
+      out.publish.push_back(MakeEvent(failed, ctx.signer));
       out.upload_to_final_ms =
           static_cast<double>(failed.completed_at_ms.value_or(failed.updated_at_ms) -
                               failed.created_at_ms);
@@ -316,11 +367,15 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
     }
     return Status::Ok();
   });
-  if (!done) return StoreTrouble(done.error());
+  if (!done) {
+    // Deleted while the stage ran: its outputs must not outlive the record.
+    if (done.error().code() == StatusCode::kNotFound) return ImageDeleted(ctx, id);
+    return StoreTrouble(done.error());
+  }
   // Files this image's hash at once (the next detect job in this process may
   // be its copy); other processes get it from the store.
   if (ctx.similar != nullptr && detections) ctx.similar->Add(id, detections->phash);
-  out.publish.push_back(NextMessage(stage, *done));
+  out.publish.push_back(NextMessage(ctx, stage, *done));
   if (!NextStage(stage) && done->completed_at_ms)
     out.upload_to_final_ms = static_cast<double>(*done->completed_at_ms - done->created_at_ms);
   return out;

@@ -7,6 +7,7 @@
 // talks to the broker itself, so it is testable with a memory store.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "photo/pipeline/layout.h"
 #include "photo/pipeline/resize_stage.h"
 #include "photo/pipeline/watermark_stage.h"
+#include "photo/signing/url_signer.h"
 #include "photo/similar/store_index.h"
 #include "photo/storage/blob_store.h"
 #include "photo/store/status_store.h"
@@ -38,9 +40,14 @@ struct PipelineConfig {
 
 // Test-only fault injection (PHOTO_PIPELINE_FAULT_INJECT="<stage>:<n>"): the
 // first n attempts of every job in <stage> fail with a transient error.
+// PHOTO_PIPELINE_FAULT_PAUSE="<stage>:<ms>": every job of <stage> waits this
+// long once its outputs are stored and before it records them, so that a
+// test can delete the image while the job is in flight.
 struct FaultInjection {
   std::string stage;
   int fail_attempts = 0;
+  // Called with (stage, id) between storing the outputs and recording them.
+  std::function<void(const std::string&, const std::string&)> after_outputs = {};
   static FaultInjection FromEnv();
 };
 
@@ -64,6 +71,11 @@ struct JobContext {
   // near-duplicates it finds there and files its own hash. Null: no
   // duplicates are looked for (detections.duplicates stays empty).
   similar::StoreHashIndex* similar = nullptr;
+  // PHOTO_PIPELINE_SIGNING_KEY on workers: the rendition URLs of the events
+  // this worker publishes are signed (with expiry), as the API signs those
+  // of records, so a listener can fetch them when renditions are private.
+  // Null or disabled: plain URLs.
+  const signing::UrlSigner* signer = nullptr;
 };
 
 struct Delivery {
@@ -92,15 +104,24 @@ struct Outcome {
   // time, for the latency histogram.
   std::optional<double> upload_to_final_ms;
   bool redelivery_of_done_work = false;          // nothing was recomputed
+  // The image's record was gone (DELETE /images/{id} while the job waited
+  // or ran): what it had stored was erased and nothing is published.
+  bool image_deleted = false;
 };
 
 // Runs `delivery.stage` for the job. Idempotent: a redelivered job whose stage
 // already completed does no work again and re-emits the same next message
 // (the same message_id / event_id); attempts and redeliveries are counted.
+// A job whose image has no record (deleted, or an upload the API refused)
+// ends without leaving files: the record is checked before the stage runs,
+// before remote outputs are uploaded and when the outputs are recorded; once
+// it is missing, every blob of the image is erased (through the blob store)
+// and the job is acked with nothing published (kRetry if the erasure failed).
 Outcome HandleJob(const JobContext& ctx, const Delivery& delivery);
 
 // The event for `record` reaching completed or failed: published to
-// processed_images with message_id == event_id == "<id>:<status>".
-broker::OutgoingMessage MakeEvent(const store::ImageRecord& record);
+// processed_images with message_id == event_id == "<id>:<status>". With an
+// enabled `signer` its rendition URLs are signed (valid from now).
+broker::OutgoingMessage MakeEvent(const store::ImageRecord& record, const signing::UrlSigner* signer = nullptr);
 
 }  // namespace photo::worker

@@ -266,10 +266,62 @@ TEST_F(JobHandlerTest, CrashLoopIsParkedAfterMaxRedeliveries) {
   EXPECT_EQ(o.publish[0].message_id, id + ":failed");
 }
 
-TEST_F(JobHandlerTest, UnknownRecordAndBadBodyPark) {
-  Outcome r = HandleJob(ctx_, Job(NewImageId(), "resize"));
-  EXPECT_EQ(r.kind, Kind::kPark);
-  EXPECT_EQ(r.error.reason(), "record_missing");
+TEST_F(JobHandlerTest, EventsCarrySignedRenditionUrls) {
+  const signing::UrlSigner signer("event-key", "", 600);
+  ctx_.signer = &signer;
+  std::string id = AddImage(image::testing::MakePhoto({.width = 800, .height = 600}));
+  ASSERT_EQ(HandleJob(ctx_, Job(id, "resize")).kind, Kind::kAck);
+  ASSERT_EQ(HandleJob(ctx_, Job(id, "watermark")).kind, Kind::kAck);
+  Outcome d = HandleJob(ctx_, Job(id, "detect"));
+  ASSERT_EQ(d.kind, Kind::kAck) << d.error.ToString();
+  auto ev = nlohmann::json::parse(d.publish.at(0).body);
+  ASSERT_FALSE(ev["renditions"].empty());
+  const std::int64_t now = NowUnixMillis() / 1000;
+  for (auto& [name, r] : ev["renditions"].items()) {
+    const std::string url = r["url"];
+    const std::string path = "/images/" + id + "/" + name;
+    ASSERT_EQ(url.rfind(path + "?exp=", 0), 0u) << url;
+    EXPECT_EQ(signer.Verify(path, url.substr(url.find('?') + 1), now), signing::UrlSigner::Check::kValid) << url;
+  }
+}
+
+TEST_F(JobHandlerTest, AJobForADeletedImageErasesItsFilesAndPublishesNothing) {
+  std::string id = AddImage(image::testing::MakePhoto({.width = 800, .height = 600}));
+  ASSERT_TRUE(store_.Delete(id).ok());  // DELETE /images/{id} while the job was queued
+  ASSERT_TRUE(fs::exists(layout_->Original(id)));  // ...and its files not erased yet
+  Outcome r = HandleJob(ctx_, Job(id, "resize"));
+  EXPECT_EQ(r.kind, Kind::kAck) << r.error.ToString();
+  EXPECT_TRUE(r.image_deleted);
+  EXPECT_TRUE(r.publish.empty());
+  EXPECT_FALSE(fs::exists(layout_->ImageDir(id)));
+}
+
+TEST_F(JobHandlerTest, AnImageDeletedWhileItsStageRunsEndsWithoutFiles) {
+  for (const char* stage : {"resize", "watermark", "detect"}) {
+    std::string id = AddImage(image::testing::MakePhoto({.width = 800, .height = 600}));
+    for (const char* before : {"resize", "watermark"}) {
+      if (std::string(before) == stage) break;
+      ASSERT_EQ(HandleJob(ctx_, Job(id, before)).kind, Kind::kAck);
+    }
+    // The outputs are written, then the image is deleted (the record; the
+    // API erased its files before this job wrote its own), then the job
+    // records them: what it wrote must go.
+    ctx_.fault.after_outputs = [&](const std::string& s, const std::string& which) {
+      ASSERT_EQ(s, stage);
+      ASSERT_TRUE(fs::exists(layout_->ImageDir(which)));
+      ASSERT_TRUE(store_.Delete(which).ok());
+    };
+    Outcome r = HandleJob(ctx_, Job(id, stage));
+    ctx_.fault.after_outputs = nullptr;
+    EXPECT_EQ(r.kind, Kind::kAck) << stage << ": " << r.error.ToString();
+    EXPECT_TRUE(r.image_deleted) << stage;
+    EXPECT_TRUE(r.publish.empty()) << stage;
+    EXPECT_FALSE(fs::exists(layout_->ImageDir(id))) << stage;
+    EXPECT_EQ(store_.Get(id).error().code(), StatusCode::kNotFound);
+  }
+}
+
+TEST_F(JobHandlerTest, BadBodyParks) {
   Delivery bad;
   bad.stage = "resize";
   bad.body = "not json";

@@ -128,6 +128,22 @@ TEST_P(BlobStoreContract, DeleteRemovesAndToleratesMissing) {
   EXPECT_TRUE(store_->Delete(p_ + "d").ok());
 }
 
+TEST_P(BlobStoreContract, DeletePrefixErasesOneFolderOnly) {
+  for (const char* k : {"images/ab/abc/original", "images/ab/abc/clean/thumb.jpg", "images/ab/abc/thumb.jpg",
+                        "images/ab/abcd/original"})
+    ASSERT_TRUE(store_->Put(p_ + k, k).ok());
+  ASSERT_TRUE(DeletePrefix(*store_, p_ + "images/ab/abc/").ok());
+  auto left = store_->List(p_ + "images/");
+  ASSERT_TRUE(left.ok()) << left.error().ToString();
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].key, p_ + "images/ab/abcd/original");
+  if (auto dir = store_->LocalPath(p_ + "images/ab/abc")) {
+    EXPECT_FALSE(std::filesystem::exists(*dir));
+  }
+  EXPECT_TRUE(DeletePrefix(*store_, p_ + "images/ab/abc/").ok());  // nothing left: still fine
+  EXPECT_EQ(DeletePrefix(*store_, "../x/").code(), StatusCode::kInvalidArgument);
+}
+
 TEST_P(BlobStoreContract, ListByPrefixInKeyOrder) {
   for (const char* k : {"img/b/2.jpg", "img/a/1.jpg", "img/a/clean/1.jpg", "other/x"})
     ASSERT_TRUE(store_->Put(p_ + k, k).ok());

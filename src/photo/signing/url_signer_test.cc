@@ -1,8 +1,8 @@
-#include "photo/http/url_signer.h"
+#include "photo/signing/url_signer.h"
 
 #include <gtest/gtest.h>
 
-namespace photo::http {
+namespace photo::signing {
 namespace {
 
 std::string QueryOf(const std::string& url) { return url.substr(url.find('?') + 1); }
@@ -44,4 +44,4 @@ TEST(UrlSignerTest, HmacMatchesRfc4231) {
 }
 
 }  // namespace
-}  // namespace photo::http
+}  // namespace photo::signing
