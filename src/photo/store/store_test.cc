@@ -131,6 +131,38 @@ TEST(SqliteStoreTest, ForkedProcessesIncrementOneRecordExactly) {
   EXPECT_EQ(got->FindStage("watermark")->redeliveries, kProcs * kIncrements);
 }
 
+TEST(SqliteStoreTest, ProcessesOpeningANewDatabaseTogetherAllSucceed) {
+  // The API and every worker open the same new file at start-up; the first
+  // switch to WAL must not fail the others (it did, as SQLITE_BUSY).
+  constexpr int kRounds = 10, kProcs = 8;
+  for (int round = 0; round < kRounds; ++round) {
+    TempDir dir;
+    const std::string url = "sqlite://" + (dir.path() / "photo.db").string();
+    int go[2];
+    ASSERT_EQ(pipe(go), 0);
+    std::vector<pid_t> kids;
+    for (int p = 0; p < kProcs; ++p) {
+      pid_t pid = fork();
+      ASSERT_GE(pid, 0);
+      if (pid == 0) {
+        close(go[1]);
+        char c;
+        if (read(go[0], &c, 1) != 0) _exit(101);  // wait for the start (EOF)
+        auto store = OpenStore(url);
+        _exit(store ? 0 : 1);
+      }
+      kids.push_back(pid);
+    }
+    close(go[0]);
+    close(go[1]);  // all children start now
+    for (pid_t pid : kids) {
+      int status = 0;
+      ASSERT_EQ(waitpid(pid, &status, 0), pid);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "round " << round;
+    }
+  }
+}
+
 TEST(SqliteStoreTest, ChildAfterForkUsesFreshConnections) {
   // The parent keeps its store (and pooled connections) open across fork; the
   // child must still work through the same object and not disturb the parent.

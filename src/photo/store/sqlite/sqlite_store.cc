@@ -132,10 +132,20 @@ class SqliteStatusStore::Impl {
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, opts_.busy_timeout_ms);
-    // journal_mode=WAL needs a brief exclusive lock the first time; the busy
-    // handler covers a concurrent opener.
-    std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=" + opts_.synchronous + ";";
-    rc = ExecRc(db, pragmas.c_str());
+    // journal_mode=WAL needs a brief exclusive lock the first time, and
+    // SQLite answers SQLITE_BUSY at once, without the busy handler, when
+    // another process converts the file at the same moment (the API and the
+    // workers starting together failed CI that way). WAL persists in the
+    // file, so the retry is needed only around the first opener.
+    const std::string pragmas =
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=" + opts_.synchronous + ";";
+    const auto give_up = std::chrono::steady_clock::now() +
+                         std::chrono::milliseconds(std::max(opts_.busy_timeout_ms, 1000));
+    while ((rc = ExecRc(db, pragmas.c_str())) != SQLITE_OK &&
+           ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)) {
+      if (std::chrono::steady_clock::now() >= give_up) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     if (rc != SQLITE_OK) {
       Status s = MapError(rc, db, "configure " + opts_.path);
       sqlite3_close_v2(db);
