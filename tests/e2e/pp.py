@@ -243,6 +243,9 @@ class System:
             for i in range(self.workers_per_stage):
                 self.start_worker(stage, i)
         if not self.api.wait_ready(60):
+            # unittest skips tearDownModule when setUpModule fails: stop what
+            # was started here, or the workers outlive the test.
+            self.stop()
             raise RuntimeError("API not ready; see " + self.api_proc.log_path)
         return self
 
