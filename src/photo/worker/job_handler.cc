@@ -97,9 +97,12 @@ Outcome StoreTrouble(const Status& s) {
   return o;
 }
 
-}  // namespace
-
-namespace {
+// A store call that failed: the record gone means the image was deleted
+// meanwhile; anything else is store trouble.
+Outcome StoreFailure(const JobContext& ctx, const std::string& id, const Status& s) {
+  if (s.code() == StatusCode::kNotFound) return ImageDeleted(ctx, id);
+  return StoreTrouble(s);
+}
 
 // "<stage>:<number>" of a test-only variable; nullopt when unset or malformed.
 std::optional<std::pair<std::string, int>> StageAndNumber(const char* var) {
@@ -220,8 +223,7 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
     return Status::Ok();
   });
   if (!started) {
-    if (started.error().code() == StatusCode::kNotFound) return ImageDeleted(ctx, id);
-    return StoreTrouble(started.error());
+    return StoreFailure(ctx, id, started.error());
   }
   if (image_failed) return out;  // another stage failed it for good: nothing to do
   if (already_done) {
@@ -236,8 +238,7 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
                           " times: the worker died while processing it each time");
     store::ImageRecord failed;
     Status s = Fail(ctx, id, stage, crash, /*final=*/true, &failed);
-    if (s.code() == StatusCode::kNotFound) return ImageDeleted(ctx, id);
-    if (!s.ok()) return StoreTrouble(s);
+    if (!s.ok()) return StoreFailure(ctx, id, s);
     out.kind = Kind::kPark;
     out.error = crash;
     out.publish.push_back(MakeEvent(failed, ctx.signer));
@@ -314,8 +315,7 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
     // Not uploaded for an image deleted meanwhile (its scratch copy goes
     // with `staged`).
     if (Result<store::ImageRecord> still = ctx.store->Get(id); !still) {
-      if (still.error().code() == StatusCode::kNotFound) return ImageDeleted(ctx, id);
-      return StoreTrouble(still.error());
+      return StoreFailure(ctx, id, still.error());
     }
     // Outputs are durable in blob storage before the record points at them.
     result = staged->PutOutputs().WithContext("storing the outputs of " + id);
@@ -330,8 +330,7 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
     bool final = !result.IsTransient() || d.last_attempt;
     store::ImageRecord failed;
     Status s = Fail(ctx, id, stage, result, final, &failed);
-    if (s.code() == StatusCode::kNotFound) return ImageDeleted(ctx, id);
-    if (!s.ok()) return StoreTrouble(s);
+    if (!s.ok()) return StoreFailure(ctx, id, s);
     out.kind = final ? Kind::kPark : Kind::kRetry;
     out.error = result;
     if (final) {
@@ -367,11 +366,8 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
     }
     return Status::Ok();
   });
-  if (!done) {
-    // Deleted while the stage ran: its outputs must not outlive the record.
-    if (done.error().code() == StatusCode::kNotFound) return ImageDeleted(ctx, id);
-    return StoreTrouble(done.error());
-  }
+  // Deleted while the stage ran: its outputs must not outlive the record.
+  if (!done) return StoreFailure(ctx, id, done.error());
   // Files this image's hash at once (the next detect job in this process may
   // be its copy); other processes get it from the store.
   if (ctx.similar != nullptr && detections) ctx.similar->Add(id, detections->phash);
