@@ -34,11 +34,9 @@ struct Structure {
   std::uint64_t trailing_bytes = 0;
 };
 
-// Walks JPEG segments up to the first SOS (reading the SOF size), then looks
-// for the EOI marker. Entropy-coded data escapes 0xFF as FF00, so the first
-// FF D9 after the scan starts is the real end of the image (RSTn are FF D0-D7).
-Result<Structure> WalkJpeg(std::string_view b) {
-  Structure s;
+// Walks JPEG segments up to the first SOS, reading the SOF size into `s`;
+// returns the offset just past the SOS segment.
+Result<size_t> WalkJpegHeader(std::string_view b, Structure& s) {
   size_t pos = 2;
   bool have_sof = false;
   for (;;) {
@@ -68,6 +66,15 @@ Result<Structure> WalkJpeg(std::string_view b) {
     if (marker == 0xda) break;
   }
   if (!have_sof) return Corrupt("jpeg: scan without a frame header");
+  return pos;
+}
+
+// The header walk, then the EOI marker. Entropy-coded data escapes 0xFF as
+// FF00, so the first FF D9 after the scan starts is the real end of the image
+// (RSTn are FF D0-D7).
+Result<Structure> WalkJpeg(std::string_view b) {
+  Structure s;
+  ASSIGN_OR_RETURN(const size_t pos, WalkJpegHeader(b, s));
   for (size_t i = pos; i + 1 < b.size(); ++i) {
     const void* hit = std::memchr(b.data() + i, 0xff, b.size() - i - 1);
     if (hit == nullptr) break;
@@ -192,6 +199,14 @@ std::optional<Format> SniffFormat(std::string_view b) {
     }
   }
   return std::nullopt;
+}
+
+std::optional<std::size_t> JpegHeaderEnd(std::string_view head) {
+  if (SniffFormat(head) != Format::kJpeg) return std::nullopt;
+  Structure ignored;
+  auto end = WalkJpegHeader(head, ignored);
+  if (!end.ok()) return std::nullopt;
+  return *end;
 }
 
 Result<ProbeInfo> ProbeBuffer(std::string_view bytes, const Limits& limits) {

@@ -25,6 +25,7 @@
 //   io_error                kUnavailable       ProbeFile: read failed
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <string_view>
@@ -39,6 +40,13 @@ namespace photo::image {
 // `ftyp` brands (avif/avis -> kAvif; heic/heix/heim/heis/mif1/msf1 -> kHeif,
 // unless an avif brand is also listed).
 std::optional<Format> SniffFormat(std::string_view head);
+
+// Where a JPEG's header ends: the offset just past its first SOS segment.
+// Every metadata segment (EXIF, ICC, XMP) and the frame header come before
+// it, so head[0, offset) is all a header read needs; a reader can fetch a
+// prefix of a large file instead of the whole. nullopt when `head` is not a
+// JPEG or ends before that point. Pure; no libvips.
+std::optional<std::size_t> JpegHeaderEnd(std::string_view head);
 
 // Probes an in-memory upload. `bytes` is only read during the call.
 Result<ProbeInfo> ProbeBuffer(std::string_view bytes, const Limits& limits);

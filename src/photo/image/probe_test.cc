@@ -235,5 +235,22 @@ TEST(ProbeTest, SniffFormat) {
             std::nullopt);
 }
 
+TEST(ProbeTest, JpegHeaderEndCoversTheMetadata) {
+  const std::string jpeg = testing::MakeJpegWithGps(1200, 900);
+  const std::optional<std::size_t> end = JpegHeaderEnd(jpeg);
+  ASSERT_TRUE(end.has_value());
+  EXPECT_LT(*end, jpeg.size() / 4);
+  // Exactly that prefix is enough; one byte less is not.
+  const std::string prefix = jpeg.substr(0, *end);
+  EXPECT_EQ(JpegHeaderEnd(prefix), end);
+  EXPECT_EQ(JpegHeaderEnd(jpeg.substr(0, *end - 1)), std::nullopt);
+  // libvips reads the header, EXIF included, from the prefix alone.
+  vips::VImage head = vips::VImage::new_from_buffer(prefix.data(), prefix.size(), "");
+  EXPECT_EQ(head.width(), 1200);
+  EXPECT_NE(head.get_typeof("exif-ifd3-GPSLatitude"), 0u);
+  EXPECT_EQ(JpegHeaderEnd(testing::MakePng16(64, 48)), std::nullopt);
+  EXPECT_EQ(JpegHeaderEnd(""), std::nullopt);
+}
+
 }  // namespace
 }  // namespace photo::image

@@ -4,10 +4,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <utility>
 
 #include <opencv2/core/utility.hpp>
 
@@ -230,40 +232,50 @@ Result<image::Detections> RunDetect(const DetectConfig& config, const Layout& la
   return std::move(out.detections);
 }
 
+std::vector<AnalysisCandidate> AnalysisCandidates(const DetectConfig& config,
+                                                  const Layout& layout, const std::string& id,
+                                                  const std::vector<image::Rendition>& renditions) {
+  std::vector<AnalysisCandidate> out;
+  for (const image::Rendition& r : renditions) {
+    AnalysisCandidate c{r, false};
+    if (r.watermarked) {
+      // Watermark pixels would disturb the hash, the colours and the
+      // classifier: the clean twin the watermark stage read from stands in.
+      image::RenditionSpec spec;
+      spec.name = r.name;
+      spec.format = r.format;
+      c.rendition.path = layout.CleanRendition(id, spec).string();
+      c.rendition.watermarked = false;
+      c.twin = true;
+    }
+    out.push_back(std::move(c));
+  }
+  // Long edge nearest the analysis size; on a tie the larger, then list order.
+  auto key = [&](const AnalysisCandidate& c) {
+    const int edge = std::max(c.rendition.width, c.rendition.height);
+    return std::make_pair(std::abs(edge - config.analysis_long_edge), -edge);
+  };
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const AnalysisCandidate& a, const AnalysisCandidate& b) { return key(a) < key(b); });
+  return out;
+}
+
 Result<DetectOutput> RunDetectAndCrop(const DetectConfig& config, const Layout& layout,
                                       const std::string& id,
                                       const std::vector<image::Rendition>& renditions,
                                       const std::vector<image::RenditionSpec>& specs) {
   ASSIGN_OR_RETURN(std::shared_ptr<const detect::Analyzer> analyzer, GetAnalyzer(config));
 
-  // The clean rendition nearest the analysis size: watermark pixels would
-  // disturb the hash, the colours and the classifier.
-  // A watermarked rendition still has its clean twin (layout.CleanRendition)
-  // that the watermark stage read from: analyse that one.
-  std::vector<image::Rendition> clean;
-  for (const image::Rendition& r : renditions) {
-    image::Rendition c = r;
-    if (r.watermarked) {
-      image::RenditionSpec spec;
-      spec.name = r.name;
-      spec.format = r.format;
-      const fs::path twin = layout.CleanRendition(id, spec);
-      std::error_code ec;
-      if (!fs::exists(twin, ec)) continue;
-      c.path = twin.string();
-      c.watermarked = false;
-    }
-    clean.push_back(std::move(c));
-  }
+  // The first candidate whose file is there (a clean twin may have been
+  // cleaned up); the original when none is.
   const image::Rendition* best = nullptr;
-  for (const image::Rendition& r : clean) {
-    const int d = std::abs(std::max(r.width, r.height) - config.analysis_long_edge);
-    if (best == nullptr ||
-        d < std::abs(std::max(best->width, best->height) - config.analysis_long_edge) ||
-        (d == std::abs(std::max(best->width, best->height) - config.analysis_long_edge) &&
-         std::max(r.width, r.height) > std::max(best->width, best->height))) {
-      best = &r;
-    }
+  const std::vector<AnalysisCandidate> candidates =
+      AnalysisCandidates(config, layout, id, renditions);
+  for (const AnalysisCandidate& c : candidates) {
+    std::error_code ec;
+    if (c.twin && !fs::exists(c.rendition.path, ec)) continue;
+    best = &c.rendition;
+    break;
   }
   const fs::path original = layout.Original(id);
   Result<cv::Mat> pixels = cv::Mat();

@@ -74,6 +74,22 @@ struct DetectConfig {
 // Validate, NotFound("model_missing"), Internal("model_invalid").
 Status PrepareDetect(const DetectConfig& config);
 
+// A rendition RunDetectAndCrop may analyse.
+struct AnalysisCandidate {
+  image::Rendition rendition;  // path: the file to read (relative to layout.data_dir() or absolute)
+  bool twin = false;           // a watermarked rendition's clean twin: may be gone
+};
+
+// What RunDetectAndCrop may analyse, best first: every rendition, a
+// watermarked one replaced by its clean twin (layout.CleanRendition), ordered
+// by how near its long edge is to config.analysis_long_edge (the larger on a
+// tie). It analyses the first that is not a twin or whose twin file exists,
+// else the original. Exposed so that a worker on remote storage fetches only
+// that file (worker/staging.h). Pure.
+std::vector<AnalysisCandidate> AnalysisCandidates(const DetectConfig& config,
+                                                  const Layout& layout, const std::string& id,
+                                                  const std::vector<image::Rendition>& renditions);
+
 // Picks the clean (unwatermarked) rendition best suited for analysis (long
 // edge nearest config.analysis_long_edge; paths relative to
 // layout.data_dir() or absolute), runs every check, reads EXIF from

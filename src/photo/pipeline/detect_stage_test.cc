@@ -109,6 +109,35 @@ TEST_F(DetectStageTest, AnalysesTheCleanRenditionNearestTheAnalysisSize) {
   }
 }
 
+TEST(AnalysisCandidatesTest, NearestFirstWithTwinsForWatermarkedRenditions) {
+  const Layout keys("");
+  auto r = [](const char* name, int w, bool wm) {
+    image::Rendition x;
+    x.name = name;
+    x.path = std::string(name) + ".jpg";
+    x.width = w;
+    x.height = w * 3 / 4;
+    x.watermarked = wm;
+    return x;
+  };
+  DetectConfig c;
+  c.analysis_long_edge = 1280;
+  const auto got = AnalysisCandidates(
+      c, keys, kId, {r("thumb", 320, false), r("large", 2560, true), r("medium", 1280, true),
+                     r("alt", 1600, false), r("alt2", 960, false)});
+  std::vector<std::string> order;
+  for (const AnalysisCandidate& x : got) order.push_back(x.rendition.name);
+  // 1600 and 960 are both 320 away: the larger first.
+  EXPECT_EQ(order, (std::vector<std::string>{"medium", "alt", "alt2", "thumb", "large"}));
+  EXPECT_TRUE(got[0].twin);
+  EXPECT_FALSE(got[0].rendition.watermarked);
+  image::RenditionSpec medium;
+  medium.name = "medium";
+  EXPECT_EQ(got[0].rendition.path, keys.CleanRendition(kId, medium).string());
+  EXPECT_FALSE(got[1].twin);
+  EXPECT_EQ(got[1].rendition.path, "alt.jpg");
+}
+
 // The astronaut at the far right of a wide canvas: a centred square crop
 // would cut her face off.
 void WriteWideWithFaceAtRight(const fs::path& path) {

@@ -218,4 +218,16 @@ Result<std::vector<image::Rendition>> RunWatermark(const WatermarkConfig& config
   return renditions;
 }
 
+std::vector<fs::path> WatermarkInputs(const Layout& layout, const std::string& id,
+                                      const std::vector<image::RenditionSpec>& specs,
+                                      const std::vector<image::Rendition>& renditions) {
+  std::vector<fs::path> out;
+  for (const image::RenditionSpec& spec : specs) {
+    const bool made = std::any_of(renditions.begin(), renditions.end(),
+                                  [&](const image::Rendition& r) { return r.name == spec.name; });
+    if (spec.watermark && made) out.push_back(layout.CleanRendition(id, spec));
+  }
+  return out;
+}
+
 }  // namespace photo::pipeline

@@ -5,6 +5,7 @@
 // photo/watermark/watermark.h).
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -71,5 +72,12 @@ Result<std::vector<image::Rendition>> RunWatermark(const WatermarkConfig& config
                                                    const Layout& layout, const std::string& id,
                                                    const std::vector<image::RenditionSpec>& specs,
                                                    std::vector<image::Rendition> renditions);
+
+// The files RunWatermark reads: the clean twin (layout.CleanRendition) of
+// every watermarked spec that has a rendition in `renditions`. For a worker
+// on remote storage, which fetches exactly these (worker/staging.h). Pure.
+std::vector<std::filesystem::path> WatermarkInputs(const Layout& layout, const std::string& id,
+                                                   const std::vector<image::RenditionSpec>& specs,
+                                                   const std::vector<image::Rendition>& renditions);
 
 }  // namespace photo::pipeline

@@ -26,14 +26,15 @@ Status ValidateKey(std::string_view key) {
   return Status::Ok();
 }
 
-Status GetToFile(BlobStore& store, const std::string& key, const std::filesystem::path& file) {
+Status GetToFile(BlobStore& store, const std::string& key, const std::filesystem::path& file,
+                 std::optional<ByteRange> range) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(file.c_str(), "wb"), &std::fclose);
   if (!f) return UnavailableError("io_error", "cannot create " + file.string());
   Status s = store.Get(key, [&](std::string_view chunk) {
     if (std::fwrite(chunk.data(), 1, chunk.size(), f.get()) != chunk.size())
       return UnavailableError("io_error", "write " + file.string());
     return Status::Ok();
-  });
+  }, range);
   if (s.ok() && std::fflush(f.get()) != 0) s = UnavailableError("io_error", "write " + file.string());
   return s;
 }

@@ -92,8 +92,10 @@ class BlobStore {
   virtual std::string Describe() const = 0;
 };
 
-// Get into a file (created or truncated; not fsync'ed: for temp copies).
-Status GetToFile(BlobStore& store, const std::string& key, const std::filesystem::path& file);
+// Get (of `range`, or all) into a file (created or truncated; not fsync'ed:
+// for temp copies).
+Status GetToFile(BlobStore& store, const std::string& key, const std::filesystem::path& file,
+                 std::optional<ByteRange> range = std::nullopt);
 
 // Get into memory.
 Result<std::string> GetBytes(BlobStore& store, const std::string& key,

@@ -261,7 +261,8 @@ Outcome HandleJob(const JobContext& ctx, const Delivery& d) {
     result = UnavailableError("injected_fault", "test fault injection, attempt " +
                                                     std::to_string(d.attempt));
   } else if (ctx.remote_blobs != nullptr) {
-    auto fetched = StagedJob::Fetch(*ctx.remote_blobs, ctx.scratch_dir, stage, rec);
+    auto fetched = StagedJob::Fetch(*ctx.remote_blobs, ctx.scratch_dir, stage, rec,
+                                    ctx.config->resize.renditions, ctx.config->detect);
     if (fetched) {
       staged = std::move(*fetched);
       layout = &staged->layout();

@@ -9,6 +9,8 @@
 #include <random>
 
 #include "photo/core/files.h"
+#include "photo/image/probe.h"
+#include "photo/pipeline/watermark_stage.h"
 
 namespace photo::worker {
 namespace fs = std::filesystem;
@@ -47,7 +49,9 @@ ScratchRoot::~ScratchRoot() {
 Result<std::unique_ptr<StagedJob>> StagedJob::Fetch(storage::BlobStore& blobs,
                                                     const fs::path& scratch,
                                                     const std::string& stage,
-                                                    const store::ImageRecord& rec) {
+                                                    const store::ImageRecord& rec,
+                                                    const std::vector<image::RenditionSpec>& specs,
+                                                    const pipeline::DetectConfig& detect) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   char suffix[20];
   std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(rng()));
@@ -55,25 +59,39 @@ Result<std::unique_ptr<StagedJob>> StagedJob::Fetch(storage::BlobStore& blobs,
   RETURN_IF_ERROR(MakeDirs(dir));
   std::unique_ptr<StagedJob> job(new StagedJob(blobs, std::move(dir)));
 
+  // Every request costs the S3 server CPU (it shares the machine with the
+  // workers in small deployments): inputs are fetched by key, not listed,
+  // and nothing a stage does not read is fetched.
   const pipeline::Layout keys("");  // the same layout, relative: object keys
   const std::string original = rec.original_path.empty()
                                    ? keys.Original(rec.id).generic_string()
                                    : rec.original_path;
-  const std::string clean_prefix = (keys.ImageDir(rec.id) / "clean").generic_string() + "/";
-  auto fetch_clean = [&]() -> Status {
-    ASSIGN_OR_RETURN(std::vector<storage::ListEntry> clean, blobs.List(clean_prefix));
-    for (const auto& e : clean) RETURN_IF_ERROR(job->FetchKey(e.key));
-    return Status::Ok();
-  };
   if (stage == "resize") {
     RETURN_IF_ERROR(job->FetchKey(original));
   } else if (stage == "watermark") {
-    RETURN_IF_ERROR(fetch_clean());
+    for (const fs::path& p : pipeline::WatermarkInputs(keys, rec.id, specs, rec.renditions))
+      RETURN_IF_ERROR(job->FetchKey(p.generic_string()));
   } else if (stage == "detect") {
-    RETURN_IF_ERROR(job->FetchKey(original));
-    RETURN_IF_ERROR(fetch_clean());
-    for (const image::Rendition& r : rec.renditions)
-      if (!r.watermarked && !fs::path(r.path).is_absolute()) RETURN_IF_ERROR(job->FetchKey(r.path));
+    bool analysed = false;
+    for (const pipeline::AnalysisCandidate& c :
+         pipeline::AnalysisCandidates(detect, keys, rec.id, rec.renditions)) {
+      const std::string key = fs::path(c.rendition.path).generic_string();
+      // An absolute path (a record from local storage) is read in place.
+      if (fs::path(key).is_absolute()) {
+        analysed = true;
+        break;
+      }
+      if (c.twin) {
+        ASSIGN_OR_RETURN(const bool there, job->FetchKeyIfExists(key));
+        if (!there) continue;
+      } else {
+        RETURN_IF_ERROR(job->FetchKey(key));
+      }
+      analysed = true;
+      break;
+    }
+    // The original's pixels only when there is no rendition to analyse.
+    RETURN_IF_ERROR(analysed ? job->FetchHeader(original) : job->FetchKey(original));
   }
   return job;
 }
@@ -84,6 +102,38 @@ Status StagedJob::FetchKey(const std::string& key) {
   const fs::path file = dir_ / key;
   RETURN_IF_ERROR(MakeDirs(file.parent_path()));
   RETURN_IF_ERROR(storage::GetToFile(blobs_, key, file));
+  fetched_.insert(key);
+  return Status::Ok();
+}
+
+Result<bool> StagedJob::FetchKeyIfExists(const std::string& key) {
+  Status s = FetchKey(key);
+  if (s.code() == StatusCode::kNotFound) {
+    std::error_code ec;
+    fs::remove(dir_ / key, ec);
+    return false;
+  }
+  if (!s.ok()) return s;
+  return true;
+}
+
+Status StagedJob::FetchHeader(const std::string& key) {
+  // EXIF sits in a JPEG's first segments (one APP1 of at most 64 KB, after
+  // at most an APP0); ICC profiles can add a few more. Other formats may
+  // keep it after the pixels (WebP, PNG), and a header longer than this is
+  // fetched whole rather than cut.
+  constexpr std::uint64_t kHeaderBytes = 256 * 1024;
+  if (fetched_.contains(key)) return Status::Ok();
+  RETURN_IF_ERROR(storage::ValidateKey(key));
+  const fs::path file = dir_ / key;
+  RETURN_IF_ERROR(MakeDirs(file.parent_path()));
+  Status got = storage::GetToFile(blobs_, key, file, storage::ByteRange{0, kHeaderBytes - 1});
+  if (got.reason() == "range_not_satisfiable") return FetchKey(key);  // an empty blob
+  RETURN_IF_ERROR(got);
+  ASSIGN_OR_RETURN(const std::string head, ReadFile(file));
+  if (head.size() == kHeaderBytes && !image::JpegHeaderEnd(head)) return FetchKey(key);
+  // The prefix is a scratch copy only: never put back (PutOutputs skips
+  // fetched keys).
   fetched_.insert(key);
   return Status::Ok();
 }

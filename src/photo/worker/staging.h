@@ -14,8 +14,10 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "photo/core/status.h"
+#include "photo/pipeline/detect_stage.h"
 #include "photo/pipeline/layout.h"
 #include "photo/storage/blob_store.h"
 #include "photo/store/image_record.h"
@@ -42,14 +44,19 @@ class ScratchRoot {
 class StagedJob {
  public:
   // Fetches what `stage` reads for `rec` into a fresh folder under
-  // `scratch`: resize the original; watermark the clean renditions; detect
-  // the original, the clean renditions and the unwatermarked finals.
-  // Errors: those of BlobStore::Get (not_found for a missing original is
-  // permanent, like the local stage's own), io_error for the scratch disk.
+  // `scratch`, and only that: resize the original; watermark the clean twins
+  // of the watermarked renditions (pipeline::WatermarkInputs); detect the
+  // rendition it will analyse (pipeline::AnalysisCandidates) and the
+  // original's header for EXIF (the whole original when there is nothing
+  // else to analyse). Errors: those of BlobStore::Get (not_found for a
+  // missing input is permanent, like the local stage's own), io_error for
+  // the scratch disk.
   static Result<std::unique_ptr<StagedJob>> Fetch(storage::BlobStore& blobs,
                                                   const std::filesystem::path& scratch,
                                                   const std::string& stage,
-                                                  const store::ImageRecord& rec);
+                                                  const store::ImageRecord& rec,
+                                                  const std::vector<image::RenditionSpec>& specs,
+                                                  const pipeline::DetectConfig& detect);
   ~StagedJob();
   StagedJob(const StagedJob&) = delete;
   StagedJob& operator=(const StagedJob&) = delete;
@@ -65,6 +72,11 @@ class StagedJob {
   StagedJob(storage::BlobStore& blobs, std::filesystem::path dir)
       : blobs_(blobs), dir_(std::move(dir)), layout_(dir_) {}
   Status FetchKey(const std::string& key);
+  // FetchKey; false when there is no such blob.
+  Result<bool> FetchKeyIfExists(const std::string& key);
+  // Enough of the image at `key` for a header read: a JPEG's first
+  // kHeaderBytes when its header ends within them, else all of it.
+  Status FetchHeader(const std::string& key);
 
   storage::BlobStore& blobs_;
   std::filesystem::path dir_;

@@ -7,7 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <algorithm>
 #include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
 #include <memory>
 
 #include "photo/core/files.h"
@@ -25,6 +30,47 @@ struct RemoteFactory {
   std::string name;
   std::function<std::unique_ptr<storage::BlobStore>()> make;
   friend void PrintTo(const RemoteFactory& f, std::ostream* os) { *os << f.name; }
+};
+
+// Passes every call to the store under test and notes the reads: how many
+// requests a stage makes is what an S3 server pays for.
+class ReadLog : public storage::BlobStore {
+ public:
+  explicit ReadLog(storage::BlobStore& inner) : inner_(inner) {}
+  // "GET <key>", "GET <key> <first>-<last>", "LIST <prefix>", "HEAD <key>".
+  std::vector<std::string> reads;
+
+  Status Put(const std::string& k, std::string_view b) override { return inner_.Put(k, b); }
+  Status PutFile(const std::string& k, const std::filesystem::path& f) override {
+    return inner_.PutFile(k, f);
+  }
+  Status Get(const std::string& k, const storage::Sink& sink,
+             std::optional<storage::ByteRange> range) override {
+    std::string r = "GET " + k;
+    if (range) r += " " + std::to_string(range->first) + "-" + (range->last ? std::to_string(*range->last) : "");
+    reads.push_back(r);
+    return inner_.Get(k, sink, range);
+  }
+  Result<storage::BlobInfo> Head(const std::string& k) override {
+    reads.push_back("HEAD " + k);
+    return inner_.Head(k);
+  }
+  Status Delete(const std::string& k) override { return inner_.Delete(k); }
+  Result<std::vector<storage::ListEntry>> List(const std::string& prefix) override {
+    reads.push_back("LIST " + prefix);
+    return inner_.List(prefix);
+  }
+  Status Check() override { return inner_.Check(); }
+  std::optional<std::filesystem::path> LocalPath(const std::string&) const override {
+    return std::nullopt;  // remote, whatever the store under test is
+  }
+  Result<std::string> PresignGet(const std::string& k, int ttl) override {
+    return inner_.PresignGet(k, ttl);
+  }
+  std::string Describe() const override { return "read log of " + inner_.Describe(); }
+
+ private:
+  storage::BlobStore& inner_;
 };
 
 class RemoteStagingTest : public ::testing::TestWithParam<RemoteFactory> {
@@ -101,6 +147,61 @@ TEST_P(RemoteStagingTest, StagesReadAndWriteThroughTheStoreOnly) {
   }
   // Nothing of the image ever landed in the worker's own data dir.
   EXPECT_FALSE(std::filesystem::exists(layout_->ImageDir(id)));
+}
+
+TEST_P(RemoteStagingTest, StagesFetchOnlyWhatTheyRead) {
+  // A camera photo well over the header prefix, with EXIF that detect reports.
+  const std::string photo = image::testing::MakePhoto(
+      {.width = 2400, .height = 1800, .quality = 95, .gps = true, .camera = true});
+  ASSERT_GT(photo.size(), 600'000u);
+  const std::string id = AddImage(photo);
+  ReadLog log(*blobs_);
+  ctx_.remote_blobs = &log;
+  const std::string dir = pipeline::Layout("").ImageDir(id).generic_string() + "/";
+  const std::map<std::string, std::vector<std::string>> expected = {
+      {"resize", {"GET " + dir + "original"}},
+      // Only the clean twins it marks; no listing.
+      {"watermark", {"GET " + dir + "clean/large.jpg", "GET " + dir + "clean/medium.jpg"}},
+      // The one rendition it analyses (nearest 1280 px) and the original's
+      // header: not the original's pixels, the other renditions or a listing.
+      {"detect", {"GET " + dir + "clean/medium.jpg", "GET " + dir + "original 0-262143"}},
+  };
+  for (const char* stage : {"resize", "watermark", "detect"}) {
+    log.reads.clear();
+    Outcome o = HandleJob(ctx_, Job(id, stage));
+    ASSERT_EQ(o.kind, Outcome::Kind::kAck) << stage << ": " << o.error.ToString();
+    std::vector<std::string> reads = log.reads;
+    std::sort(reads.begin(), reads.end());
+    EXPECT_EQ(reads, expected.at(stage)) << stage;
+  }
+  // The EXIF read from the header alone is the whole file's.
+  auto rec = store_.Get(id);
+  ASSERT_TRUE(rec.ok());
+  ASSERT_TRUE(rec->detections.has_value());
+  EXPECT_TRUE(rec->detections->exif.gps_present);
+  EXPECT_EQ(rec->detections->exif.camera, "PhotoTest Synth 1");
+  EXPECT_EQ(rec->detections->exif.captured_at, "2021:06:05 04:03:02");
+  EXPECT_EQ(rec->detections->analysed_width, 1280);
+  // The original in the store is still whole.
+  EXPECT_EQ(blobs_->Head(pipeline::Layout("").Original(id).generic_string())->size, photo.size());
+}
+
+TEST_P(RemoteStagingTest, DetectFallsBackToTheOriginalWithoutCleanRenditions) {
+  const std::string id = AddImage(image::testing::MakePhoto({.width = 1600, .height = 1200}));
+  for (const char* stage : {"resize", "watermark"})
+    ASSERT_EQ(HandleJob(ctx_, Job(id, stage)).kind, Outcome::Kind::kAck) << stage;
+  // An operator removed the clean twins: detect analyses the thumb (the only
+  // clean file left) rather than failing.
+  const std::string dir = pipeline::Layout("").ImageDir(id).generic_string() + "/";
+  ASSERT_TRUE(blobs_->Delete(dir + "clean/medium.jpg").ok());
+  ASSERT_TRUE(blobs_->Delete(dir + "clean/large.jpg").ok());
+  Outcome o = HandleJob(ctx_, Job(id, "detect"));
+  ASSERT_EQ(o.kind, Outcome::Kind::kAck) << o.error.ToString();
+  auto rec = store_.Get(id);
+  ASSERT_TRUE(rec.ok());
+  ASSERT_TRUE(rec->detections.has_value());
+  EXPECT_EQ(rec->detections->analysed_width, 320);
+  EXPECT_EQ(ScratchFiles(), 0);
 }
 
 TEST_P(RemoteStagingTest, RerunAfterALostAckRewritesTheSameObjects) {
