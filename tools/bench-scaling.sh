@@ -57,7 +57,10 @@ fi
 
 trap './scripts/stop.sh >/dev/null 2>&1 || true' EXIT
 # stop.sh also stops the gateway: each S3 run starts with an empty one.
-fresh() { ./scripts/stop.sh >/dev/null 2>&1 || true; rm -rf "$PHOTO_VAR_DIR/data"; }
+# The broker's data goes too: API-alone runs leave their jobs queued (no
+# workers), and the next invocation's workers would drain thousands of them
+# (each an "image deleted" clean-up on the store) before the measured images.
+fresh() { ./scripts/stop.sh >/dev/null 2>&1 || true; rm -rf "$PHOTO_VAR_DIR/data" "$PHOTO_RMQ_DIR"; }
 for w in $WORKERS; do
   for st in $STORAGES; do
     fresh
