@@ -24,8 +24,8 @@
 #   PHOTO_S3_BUCKET   bucket to create [photo-pipeline]
 #   PHOTO_S3_ACCESS_KEY / PHOTO_S3_SECRET_KEY  the user's keys [photo / photo-secret]
 #   PHOTO_S3_MEMORY_MB  the memstore OSD's capacity [2048]
-#   PHOTO_S3_MALLOC   the daemons' allocator: tcmalloc (Debian's
-#                     libgoogle-perftools4, preloaded) or glibc [tcmalloc]
+#   PHOTO_S3_MALLOC   tuned: the daemons' glibc malloc keeps freed memory
+#                     (see below); default: glibc's own behaviour [tuned]
 #   PHOTO_S3_CONF_EXTRA more ceph.conf lines, appended after ours (start them
 #                     with a [section] line; a later value wins): for trying
 #                     settings (tools/bench-s3-requests.sh)
@@ -45,7 +45,7 @@ ACCESS_KEY=${PHOTO_S3_ACCESS_KEY:-photo}
 SECRET_KEY=${PHOTO_S3_SECRET_KEY:-photo-secret}
 MEMORY_MB=${PHOTO_S3_MEMORY_MB:-2048}
 BIND=${PHOTO_S3_BIND:-127.0.0.1}
-MALLOC=${PHOTO_S3_MALLOC:-tcmalloc}
+MALLOC=${PHOTO_S3_MALLOC:-tuned}
 
 mkdir -p "$D"
 D=$(cd "$D" && pwd)
@@ -60,10 +60,13 @@ if [ "$BIND" = 0.0.0.0 ]; then ENDPOINT=http://127.0.0.1:$PORT; else ENDPOINT=ht
 # 1.5 MB PUT cost the gateway + OSD 9-10 instead of 16-17.5 CPU-ms, a 1.5 MB
 # GET 2.7 instead of 5.3 or more (CPU per request read from /proc; see
 # docs/storage.md).
-# The daemons inherit these from this script.
-export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-33554432}
-export MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-1073741824}
-export MALLOC_TOP_PAD_=${MALLOC_TOP_PAD_:-67108864}
+# The daemons inherit these from this script. tcmalloc preloaded instead
+# measured the same (tools/bench-s3-requests.sh, docs/storage.md).
+if [ "$MALLOC" = tuned ]; then
+  export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-33554432}
+  export MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-1073741824}
+  export MALLOC_TOP_PAD_=${MALLOC_TOP_PAD_:-67108864}
+fi
 
 log() { echo "s3.sh[$PORT]: $*" >&2; }
 ceph_cli() { timeout 20 ceph -c "$CONF" --name client.admin "$@"; }
@@ -78,20 +81,6 @@ live_pid() {
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$CONF" || return 1
   echo "$pid"
 }
-
-# The daemons run on tcmalloc, as upstream Ceph builds them; Debian's are
-# linked against glibc's malloc, which hands each large message buffer
-# (every object's bytes) fresh pages from the kernel and page-faults them in:
-# a third of the OSD's and gateway's CPU. Preloaded, tcmalloc cut the
-# daemons' CPU per request by 13 % (200 kB PUT) to 64 % (1.5 MB GET)
-# (tools/bench-s3-requests.sh, docs/storage.md). The admin tools keep glibc's.
-DAEMON_ENV=()
-if [ "$MALLOC" = tcmalloc ]; then
-  for lib in /usr/lib/*/libtcmalloc.so.4 /usr/lib64/libtcmalloc.so.4; do
-    [ -e "$lib" ] && DAEMON_ENV=(env "LD_PRELOAD=$lib") && break
-  done
-  [ ${#DAEMON_ENV[@]} -gt 0 ] || echo "s3.sh: no libtcmalloc.so.4 (libgoogle-perftools4): glibc's malloc" >&2
-fi
 
 gateway_answers() { curl -s -o /dev/null -m 2 "$ENDPOINT/"; }
 
@@ -153,7 +142,7 @@ EOF
 start_osd() {
   local i
   for attempt in 1 2 3 4 5 6; do
-    live_pid osd.0 >/dev/null || "${DAEMON_ENV[@]}" ceph-osd -i 0 -c "$CONF" >>"$D/log/launch.log" 2>&1 || true
+    live_pid osd.0 >/dev/null || ceph-osd -i 0 -c "$CONF" >>"$D/log/launch.log" 2>&1 || true
     for i in $(seq 1 20); do
       if ceph_cli osd stat 2>/dev/null | grep -q "1 up"; then return 0; fi
       sleep 0.5
@@ -165,7 +154,7 @@ start_osd() {
 }
 
 start_gateway() {
-  live_pid client.rgw >/dev/null || "${DAEMON_ENV[@]}" radosgw -n client.rgw -c "$CONF" >>"$D/log/launch.log" 2>&1
+  live_pid client.rgw >/dev/null || radosgw -n client.rgw -c "$CONF" >>"$D/log/launch.log" 2>&1
   for _ in $(seq 1 120); do
     gateway_answers && return 0
     sleep 0.25
@@ -192,7 +181,7 @@ cmd_start() {
     write_conf "$fsid"
     monmaptool --create --add a "v1:127.0.0.1:$MON_PORT" --fsid "$fsid" "$D/monmap" >/dev/null
     ceph-mon --mkfs -i a --monmap "$D/monmap" -c "$CONF" >>"$D/log/launch.log" 2>&1
-    "${DAEMON_ENV[@]}" ceph-mon -i a -c "$CONF" >>"$D/log/launch.log" 2>&1
+    ceph-mon -i a -c "$CONF" >>"$D/log/launch.log" 2>&1
     ceph_cli osd new "$osd_uuid" >/dev/null
     ceph-osd -i 0 --mkfs --osd-uuid "$osd_uuid" -c "$CONF" >>"$D/log/launch.log" 2>&1 || true
     start_osd

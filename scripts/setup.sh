@@ -14,7 +14,6 @@ PACKAGES=(
   libcpp-httplib-dev nlohmann-json3-dev
   libboost-dev libboost-system-dev libcurl4-openssl-dev libssl-dev libxml2-dev
   ceph-mon ceph-osd radosgw ceph-common iproute2
-  libgoogle-perftools4      # tcmalloc for the Ceph daemons of scripts/s3.sh (radosgw depends on it too)
   chromium
   libsqlite3-dev sqlite3 libpq-dev postgresql
   libspdlog-dev libcli11-dev

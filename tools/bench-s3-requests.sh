@@ -9,7 +9,7 @@
 # (';' separates lines; they are appended to scripts/s3.sh's ceph.conf through
 # PHOTO_S3_CONF_EXTRA, a later value winning; a line `env VAR=value` is
 # instead put in scripts/s3.sh's environment, which its daemons inherit, e.g.
-# 'glibc-malloc:env PHOTO_S3_MALLOC=glibc'). Each variant, and "current"
+# 'glibc-default:env PHOTO_S3_MALLOC=default'). Each variant, and "current"
 # (scripts/s3.sh as it is), gets a private one-node cluster of its own on free
 # ports under a temp dir; after SETTLE_S seconds and one warm-up pass, ROUNDS
 # rounds run build/release/bench/photo_s3_requests against each cluster in
