@@ -125,11 +125,11 @@ rgw enable ops log = false
 rgw enable usage log = false
 # Hundreds of request threads by default: memory, not speed, on 2 cores.
 # The Beast front end's requests yield while they wait for the OSD, so a few
-# threads serve many connections; 16 rather than 64 took 9-15 % off the
+# threads serve many connections; 16 rather than 64 took 4-23 % off the
 # gateway's CPU per PUT (tools/bench-s3-requests.sh, docs/storage.md).
 rgw thread pool size = 16
 # One bucket index object instead of 11: a LIST asks every index shard, so
-# this took 38 % off a LIST's CPU; a private test gateway's buckets hold far
+# this took 34-46 % off a LIST's CPU; a private test gateway's buckets hold far
 # fewer keys than one shard can (only buckets created after the setting).
 rgw override bucket index max shards = 1
 # Tests shrink the multipart threshold to exercise multipart upload with
