@@ -89,7 +89,8 @@ done
 
 run_one() {  # run_one NAME TAG COUNT IDLE_S
   local d=$T/$1
-  local pids="rgw=$(cat "$d/run/client.rgw.pid"),osd=$(cat "$d/run/osd.0.pid"),mon=$(cat "$d/run/mon.a.pid")"
+  local pids
+  pids="rgw=$(cat "$d/run/client.rgw.pid"),osd=$(cat "$d/run/osd.0.pid"),mon=$(cat "$d/run/mon.a.pid")"
   (set -a && . "$d/env" && set +a &&
     "$TOOL" --pids "$pids" --count "$3" --concurrency "$CONCURRENCY" --idle-s "$4" --tag "$2")
 }
