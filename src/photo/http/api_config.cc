@@ -127,11 +127,7 @@ Status ApiConfig::LoadFromEnv(const EnvLookup& env) {
   RETURN_IF_ERROR(ReadSecretSetting(env, "PHOTO_PIPELINE_API_TOKEN", &c.api_token));  // "" = auth off
   RETURN_IF_ERROR(ReadSecretSetting(env, "PHOTO_PIPELINE_ADMIN_TOKEN", &c.admin_token));
   // Shared with the workers, which sign the URLs of their events.
-  signing::SigningSettings signing{c.signing_key, c.signing_key_previous, c.signed_url_ttl_s};
-  RETURN_IF_ERROR(signing::LoadSigningSettings(env, &signing));
-  c.signing_key = std::move(signing.key);
-  c.signing_key_previous = std::move(signing.previous_key);
-  c.signed_url_ttl_s = signing.ttl_s;
+  RETURN_IF_ERROR(signing::LoadSigningSettings(env, &c.signing));
   if (const char* v = get("PHOTO_PIPELINE_ORIGINALS_PUBLIC")) {
     RETURN_IF_ERROR(ParseBool("PHOTO_PIPELINE_ORIGINALS_PUBLIC", v, &c.originals_public));
   }
@@ -203,13 +199,13 @@ Status ApiConfig::Validate() const {
   if (!admin_token.empty() && admin_token == api_token) {
     return Bad("PHOTO_PIPELINE_ADMIN_TOKEN must differ from PHOTO_PIPELINE_API_TOKEN");
   }
-  if (!renditions_public && signing_key.empty()) {
+  if (!renditions_public && signing.key.empty()) {
     return Bad("PHOTO_PIPELINE_RENDITIONS_PUBLIC=0 needs PHOTO_PIPELINE_SIGNING_KEY (no link could be valid)");
   }
-  if (!signing_key_previous.empty() && signing_key.empty()) {
+  if (!signing.previous_key.empty() && signing.key.empty()) {
     return Bad("PHOTO_PIPELINE_SIGNING_KEY_PREVIOUS is set without PHOTO_PIPELINE_SIGNING_KEY");
   }
-  if (signed_url_ttl_s < 1) return Bad("signed URL TTL must be >= 1 s");
+  if (signing.ttl_s < 1) return Bad("signed URL TTL must be >= 1 s");
   if (rate_per_client < 0 || rate_per_token < 0 || burst_per_client < 0 || burst_per_token < 0) {
     return Bad("rate limits must be >= 0");
   }

@@ -11,6 +11,7 @@
 
 #include "photo/core/status.h"
 #include "photo/image/types.h"
+#include "photo/signing/url_signer.h"
 
 namespace photo::http {
 
@@ -108,10 +109,9 @@ struct ApiConfig {
   // rendition URLs; records then carry signed URLs valid for
   // PHOTO_PIPELINE_SIGNED_URL_TTL seconds. PHOTO_PIPELINE_SIGNING_KEY_PREVIOUS
   // (or _FILE): the key before the last rotation, still accepted (never used
-  // to sign), so links out there keep working until they expire.
-  std::string signing_key;
-  std::string signing_key_previous;
-  std::int64_t signed_url_ttl_s = 86400;
+  // to sign), so links out there keep working until they expire. The same
+  // settings as the workers' (signing::LoadSigningSettings).
+  signing::SigningSettings signing;
 
   // PHOTO_PIPELINE_CORS_ORIGINS: comma-separated origins allowed to call the
   // API from a browser, or "*". Empty: no CORS headers.

@@ -80,8 +80,7 @@ ApiServer::ApiServer(ApiConfig config, ApiDeps deps) : ctx_(std::make_unique<Api
   // Without remote storage the API keeps files under its data dir (layout).
   if (ctx_->remote_blobs == nullptr) owned_blobs_ = std::make_unique<storage::LocalBlobStore>(ctx_->config.data_dir);
   ctx_->blobs = ctx_->remote_blobs != nullptr ? ctx_->remote_blobs : owned_blobs_.get();
-  ctx_->signer = UrlSigner(ctx_->config.signing_key, ctx_->config.signing_key_previous,
-                           ctx_->config.signed_url_ttl_s);
+  ctx_->signer = ctx_->config.signing.Signer();
   if (deps.metrics == nullptr) {
     owned_metrics_ = std::make_unique<metrics::MetricsRegistry>();
     ctx_->metrics = owned_metrics_.get();

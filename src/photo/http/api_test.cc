@@ -737,8 +737,8 @@ TEST_F(ApiTest, OriginalsArePrivateByDefault) {
 }
 
 TEST_F(ApiTest, SignedRenditionUrls) {
-  config_.signing_key = "current-key";
-  config_.signing_key_previous = "old-key";
+  config_.signing.key = "current-key";
+  config_.signing.previous_key = "old-key";
   config_.renditions_public = false;
   Start();
   auto up = Upload(jpeg_);
