@@ -30,9 +30,6 @@ std::optional<bool> ParseBoolSetting(std::string_view s) {
   return std::nullopt;
 }
 
-}  // namespace photo
-
-namespace photo {
 namespace {
 
 // Length of the UTF-8 sequence starting at s[i] (1-4), or 0 when the bytes

@@ -22,10 +22,12 @@ std::optional<bool> ParseBoolSetting(std::string_view s);
 // lines, and records and events are read by people and small clients.
 inline constexpr std::size_t kMaxErrorTextBytes = 300;
 
-// `text` made fit for a failure message: its first non-blank line, other
-// control characters turned into spaces, bytes that are not UTF-8 replaced
-// by '?', cut at a character boundary so that the result (with a trailing
-// "...", when cut) is at most `max_bytes` long. Every message built from
+// `text` made fit for a failure message: its first non-blank line, and its
+// last one after " | " (two lines) or " [...] " (more), since libraries say
+// what failed first and why last; other control characters turned into
+// spaces, bytes that are not UTF-8 replaced by '?', each line cut at a
+// character boundary (with a trailing "...") so that the result is at most
+// `max_bytes` long, the last line keeping at least a third of it. Every message built from
 // library or client text goes through this before it is stored or sent.
 std::string BoundedErrorText(std::string_view text, std::size_t max_bytes = kMaxErrorTextBytes);
 

@@ -19,8 +19,8 @@ namespace photo::image::internal {
 vips::VImage LoadBuffer(Format format, std::string_view bytes, vips::VOption* options = nullptr);
 
 // The text of a libvips failure, for a Status message (which may reach an API
-// client): BoundedErrorText of what `e` carries (its first line, at most
-// kMaxErrorTextBytes: libtiff alone can log a line per unknown tag), and
+// client): BoundedErrorText of what `e` carries (its first and last lines, at
+// most kMaxErrorTextBytes: libtiff alone can log a line per unknown tag), and
 // libvips' error buffer cleared. That buffer is process-wide and cumulative: callers also clear it
 // (vips_error_clear) before their libvips work so the text is about their
 // input only. Under concurrency another thread's lines can still slip in.

@@ -46,7 +46,7 @@ broker::OutgoingMessage NextMessage(const JobContext& ctx, const std::string& st
 Status Fail(const JobContext& ctx, const std::string& id, const std::string& stage,
             const Status& error, bool final, store::ImageRecord* out) {
   // Library text (libvips, OpenCV) can be long and multi-line: records and
-  // events get a bounded first line.
+  // events get it bounded (core/text.h).
   const std::string message = BoundedErrorText(error.message());
   auto r = ctx.store->Update(id, [&](store::ImageRecord& rec) {
     auto& st = rec.Stage(stage);
