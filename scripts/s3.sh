@@ -54,14 +54,13 @@ if [ "$BIND" = 0.0.0.0 ]; then ENDPOINT=http://127.0.0.1:$PORT; else ENDPOINT=ht
 
 # Debian's Ceph daemons use glibc's malloc, which returns buffers of 128 KB
 # and more to the kernel when they are freed (mmap/munmap, heap trimming):
-# every large request then faults in and zeroes fresh pages, about 40 % of the
-# OSD's CPU for a 1.5 MB PUT (perf). Freed memory kept in the heap is reused
-# instead, as the pipeline's own processes do (core/malloc_tuning.cc): a
-# 1.5 MB PUT cost the gateway + OSD 9-10 instead of 16-17.5 CPU-ms, a 1.5 MB
-# GET 2.7 instead of 5.3 or more (CPU per request read from /proc; see
-# docs/storage.md).
-# The daemons inherit these from this script. tcmalloc preloaded instead
-# measured the same (tools/bench-s3-requests.sh, docs/storage.md).
+# every large request then faults in and zeroes fresh pages (a fifth to a
+# third of the OSD's perf samples during PUTs). Freed memory kept in the heap
+# is reused instead, as the pipeline's own processes do
+# (core/malloc_tuning.cc): gateway + OSD CPU per 1.5 MB PUT 19.5 -> 10.3 ms,
+# per 1.5 MB GET 6.45 -> 2.38 ms (tools/bench-s3-requests.sh, the figures and
+# the command in docs/storage.md). The daemons inherit these from this script.
+# tcmalloc preloaded instead measured the same.
 if [ "$MALLOC" = tuned ]; then
   export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-33554432}
   export MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-1073741824}
