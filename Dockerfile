@@ -36,7 +36,6 @@ ARG DEBIAN_FRONTEND=noninteractive
 #   tini               PID 1: forwards SIGTERM, reaps children
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libcpp-httplib0.11 \
       libcurl4 \
       libfmt9 \
       libglib2.0-0 \

@@ -22,12 +22,6 @@ find_package(CLI11 REQUIRED)
 find_package(CURL 7.75 REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(LibXml2 REQUIRED)
-# Debian ships cpp-httplib as a compiled .so with pkg-config only; the .pc
-# defines (OpenSSL/zlib/brotli support) change struct layouts, so they must
-# come from pkg-config, never be guessed.
-# (cpp-httplib remains as the tests' HTTP client and the workers' metrics
-# listener; the API server is Boost.Beast, header-only.)
-pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 # Boost.Beast/Asio, header-only. Debian 12's default Boost (1.74): the
 # libboost1.81-dev package conflicts with libboost1.74-dev, which
 # python3-skimage (the tests' image source) pulls in through pythran.
@@ -35,6 +29,12 @@ find_package(Boost 1.74 REQUIRED)
 
 if(PHOTO_BUILD_TESTS)
   find_package(GTest REQUIRED)
+  # cpp-httplib: the tests' HTTP client only. Every server in the binary (the
+  # API and the workers' metrics listener) is Boost.Beast, so production code
+  # links no cpp-httplib. Debian ships it as a compiled .so with pkg-config
+  # only; the .pc defines (OpenSSL/zlib/brotli support) change struct layouts,
+  # so they must come from pkg-config, never be guessed.
+  pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 endif()
 if(PHOTO_BUILD_BENCHMARKS)
   find_package(benchmark REQUIRED)

@@ -11,7 +11,8 @@ PACKAGES=(
   libopencv-dev libopencv-contrib-dev opencv-data
   libturbojpeg0-dev
   librabbitmq-dev
-  libcpp-httplib-dev nlohmann-json3-dev
+  nlohmann-json3-dev
+  libcpp-httplib-dev        # the tests' HTTP client (no production code links it)
   libboost-dev libboost-system-dev libcurl4-openssl-dev libssl-dev libxml2-dev
   ceph-mon ceph-osd radosgw ceph-common iproute2
   chromium

@@ -1,5 +1,5 @@
 // photo-pipeline: the composition root. The only place that names concrete
-// adapters (AMQP, SQLite/PostgreSQL, cpp-httplib).
+// adapters (AMQP, SQLite/PostgreSQL, local/S3 storage, the HTTP listeners).
 #include <CLI/CLI.hpp>
 
 #include <iostream>

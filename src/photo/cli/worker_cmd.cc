@@ -6,18 +6,16 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
-#include <httplib.h>
-
 #include "photo/broker/amqp/config.h"
 #include "photo/broker/amqp/consumer_loop.h"
 #include "photo/cli/commands.h"
 #include "photo/http/metrics.h"
+#include "photo/http/metrics_listener.h"
 #include "photo/image/vips.h"
 #include "photo/signing/url_signer.h"
 #include "photo/storage/storage_factory.h"
@@ -55,58 +53,6 @@ void DeclareWorkerMetrics(metrics::MetricsRegistry& m) {
                      "From upload accepted to completed/failed, seen by the detect stage",
                      {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900});
 }
-
-// /metrics, /healthz, /readyz for one worker process. Ready = the store
-// answers and every consumer is registered with the broker.
-class MetricsListener {
- public:
-  MetricsListener(metrics::MetricsRegistry* m, std::function<bool()> ready)
-      : metrics_(m), ready_(std::move(ready)) {}
-  ~MetricsListener() { Stop(); }
-
-  Status Start(const std::string& listen) {
-    std::string host = listen.substr(0, listen.rfind(':'));
-    int port = std::atoi(listen.c_str() + listen.rfind(':') + 1);
-    if (listen.find(':') == std::string::npos || port < 0 || port > 65535)
-      return InvalidArgumentError("bad_config", "PHOTO_PIPELINE_METRICS_LISTEN: host:port, got " + listen);
-    if (host.empty()) host = "0.0.0.0";
-    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(metrics_->RenderText(), "text/plain; version=0.0.4; charset=utf-8");
-    });
-    server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(R"({"status":"ok"})", "application/json");
-    });
-    server_.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-      bool ok = ready_();
-      res.status = ok ? 200 : 503;
-      res.set_content(ok ? R"({"status":"ready"})" : R"({"status":"not_ready"})",
-                      "application/json");
-    });
-    if (port == 0) {
-      port = server_.bind_to_any_port(host);
-    } else if (!server_.bind_to_port(host, port)) {
-      port = -1;
-    }
-    if (port < 0) return UnavailableError("bind_failed", "cannot listen on " + listen);
-    port_ = port;
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    return Status::Ok();
-  }
-  void Stop() {
-    if (thread_.joinable()) {
-      server_.stop();
-      thread_.join();
-    }
-  }
-  int port() const { return port_; }
-
- private:
-  metrics::MetricsRegistry* metrics_;
-  std::function<bool()> ready_;
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
-};
 
 amqp::Disposition ToDisposition(worker::Outcome o) {
   switch (o.kind) {
@@ -254,7 +200,8 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
     }
   }
 
-  MetricsListener listener(&metrics, [&] {
+  // Ready = the store answers and every consumer is registered with the broker.
+  http::MetricsListener listener(&metrics, [&] {
     if (!ctx.store->Ping().ok()) return false;
     for (const auto& l : loops)
       if (!l->consuming()) return false;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "photo/core/status.h"
+#include "photo/http/listen_address.h"  // ParseListen, for PHOTO_PIPELINE_LISTEN
 #include "photo/image/types.h"
 #include "photo/signing/url_signer.h"
 
@@ -138,8 +139,5 @@ struct ApiConfig {
   // kInvalidArgument("bad_config") for out-of-range values.
   Status Validate() const;
 };
-
-// Parses "host:port", "[v6]:port" or ":port". kInvalidArgument on anything else.
-Status ParseListen(std::string_view text, std::string* host, int* port);
 
 }  // namespace photo::http

@@ -59,25 +59,6 @@ TEST(ApiConfigTest, LoadsEveryVariable) {
   EXPECT_TRUE(c.Validate().ok());
 }
 
-TEST(ApiConfigTest, ListenForms) {
-  std::string host;
-  int port = -1;
-  ASSERT_TRUE(ParseListen("0.0.0.0:8000", &host, &port).ok());
-  EXPECT_EQ(host, "0.0.0.0");
-  EXPECT_EQ(port, 8000);
-  ASSERT_TRUE(ParseListen(":9000", &host, &port).ok());
-  EXPECT_EQ(host, "0.0.0.0");
-  EXPECT_EQ(port, 9000);
-  ASSERT_TRUE(ParseListen("[::1]:8080", &host, &port).ok());
-  EXPECT_EQ(host, "::1");
-  EXPECT_EQ(port, 8080);
-  ASSERT_TRUE(ParseListen("localhost:1", &host, &port).ok());
-  EXPECT_EQ(host, "localhost");
-  for (const char* bad : {"8000", "host:", "host:65536", "host:-1", "::1:80", "[::1]80", "h:8x"}) {
-    EXPECT_FALSE(ParseListen(bad, &host, &port).ok()) << bad;
-  }
-}
-
 TEST(ApiConfigTest, MalformedVariableChangesNothing) {
   ApiConfig c;
   Status s = c.LoadFromEnv(MapEnv({{"PHOTO_PIPELINE_LISTEN", "127.0.0.1:1234"},

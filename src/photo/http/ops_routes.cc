@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "photo/http/openapi.h"
+#include "photo/http/probe_routes.h"
 #include "photo/http/responses.h"
 #include "photo/http/routes.h"
 
@@ -27,7 +28,8 @@ Response Ready(ApiContext& ctx) {
   return res;
 }
 
-Response Metrics(ApiContext& ctx) {
+// Image counts by status, read from the store at scrape time.
+void RefreshImageCounts(ApiContext& ctx) {
   if (auto counts = ctx.store->CountByStatus()) {
     for (const char* status : {"uploaded", "processing", "completed", "failed"}) {
       ctx.metrics->Set(kMetricImages, {{"status", status}}, 0);
@@ -36,31 +38,19 @@ Response Metrics(ApiContext& ctx) {
       ctx.metrics->Set(kMetricImages, {{"status", status}}, static_cast<double>(n));
     }
   }
-  Response res;
-  res.headers.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-  res.body = ctx.metrics->RenderText();
-  return res;
 }
 
 }  // namespace
 
 Status RegisterOpsRoutes(Router& router, ApiContext& ctx) {
   ctx.metrics->DeclareGauge(kMetricImages, "Images in the store, by status (read at scrape time).");
-  // Liveness answers on the I/O thread: it must not wait behind uploads.
-  RETURN_IF_ERROR(router.Add({.method = "GET",
-                              .pattern = "/healthz",
-                              .handler = [](const Request&) { return JsonResponse(200, {{"status", "ok"}}); },
-                              .inline_io = true,
-                              .rate_limited = false}));
+  RETURN_IF_ERROR(router.Add(HealthzRoute()));
   // Probes and scrapes are not rate limited (an orchestrator polls them).
   RETURN_IF_ERROR(router.Add({.method = "GET",
                               .pattern = "/readyz",
                               .handler = [&ctx](const Request&) { return Ready(ctx); },
                               .rate_limited = false}));
-  RETURN_IF_ERROR(router.Add({.method = "GET",
-                              .pattern = "/metrics",
-                              .handler = [&ctx](const Request&) { return Metrics(ctx); },
-                              .rate_limited = false}));
+  RETURN_IF_ERROR(router.Add(MetricsRoute(ctx.metrics, [&ctx] { RefreshImageCounts(ctx); })));
   RETURN_IF_ERROR(router.Add({.method = "GET",
                               .pattern = "/openapi.json",
                               .handler =
