@@ -16,6 +16,15 @@ namespace {
 
 constexpr char kPrometheus[] = "text/plain; version=0.0.4; charset=utf-8";
 
+// The status of GET `path` on 127.0.0.1:`port`; -1 when no answer came.
+int StatusOf(int port, const char* path, int read_timeout_s = 5) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(1, 0);
+  c.set_read_timeout(read_timeout_s, 0);
+  auto r = c.Get(path);
+  return r ? r->status : -1;
+}
+
 class MetricsListenerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -28,6 +37,14 @@ class MetricsListenerTest : public ::testing::Test {
     httplib::Client c("127.0.0.1", listener_.port());
     c.set_read_timeout(5, 0);
     return c.Get(path);
+  }
+  // GET `path` answers `status` with exactly `body`, as application/json.
+  void ExpectJson(const char* path, int status, const char* body) {
+    auto r = Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, status) << path;
+    EXPECT_EQ(r->get_header_value("Content-Type"), "application/json") << path;
+    EXPECT_EQ(r->body, body) << path;
   }
 
   metrics::MetricsRegistry metrics_;
@@ -52,26 +69,12 @@ TEST_F(MetricsListenerTest, MetricsAreTheRegistryInPrometheusText) {
   EXPECT_EQ(r->body, metrics_.RenderText());
 }
 
-TEST_F(MetricsListenerTest, Healthz) {
-  auto r = Get("/healthz");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
-  EXPECT_EQ(r->body, R"({"status":"ok"})");
-}
+TEST_F(MetricsListenerTest, Healthz) { ExpectJson("/healthz", 200, R"({"status":"ok"})"); }
 
 TEST_F(MetricsListenerTest, ReadyzFollowsTheCallback) {
-  auto r = Get("/readyz");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 503);
-  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
-  EXPECT_EQ(r->body, R"({"status":"not_ready"})");
+  ExpectJson("/readyz", 503, R"({"status":"not_ready"})");
   ready_ = true;
-  r = Get("/readyz");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
-  EXPECT_EQ(r->body, R"({"status":"ready"})");
+  ExpectJson("/readyz", 200, R"({"status":"ready"})");
 }
 
 TEST_F(MetricsListenerTest, OtherPathsAndMethodsAreRefused) {
@@ -89,10 +92,8 @@ TEST(MetricsListenerPortTest, PortZeroPicksAFreePortEachTime) {
   EXPECT_GT(a.port(), 0);
   EXPECT_GT(b.port(), 0);
   EXPECT_NE(a.port(), b.port());
-  httplib::Client c("127.0.0.1", a.port());
-  auto r = c.Get("/healthz");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(StatusOf(a.port(), "/healthz"), 200);
+  EXPECT_EQ(StatusOf(b.port(), "/healthz"), 200);
 }
 
 TEST(MetricsListenerPortTest, TakenPortIsBindFailedWithTheAddress) {
@@ -105,11 +106,7 @@ TEST(MetricsListenerPortTest, TakenPortIsBindFailedWithTheAddress) {
   EXPECT_EQ(s.reason(), "bind_failed");
   EXPECT_EQ(s.message(), "cannot listen on " + taken);
   EXPECT_EQ(b.port(), 0);
-  // The first one still answers.
-  httplib::Client c("127.0.0.1", a.port());
-  auto r = c.Get("/healthz");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(StatusOf(a.port(), "/healthz"), 200);  // the first one still answers
 }
 
 TEST(MetricsListenerPortTest, BadAddressesAndSecondStart) {
@@ -126,9 +123,7 @@ TEST(MetricsListenerPortTest, BadAddressesAndSecondStart) {
   const int port = l.port();
   l.Stop();
   l.Stop();  // idempotent
-  httplib::Client c("127.0.0.1", port);
-  c.set_connection_timeout(1, 0);
-  EXPECT_FALSE(c.Get("/healthz"));
+  EXPECT_EQ(StatusOf(port, "/healthz"), -1);
 }
 
 // A /readyz stuck on the store must not hold up scrapes or liveness.
@@ -141,30 +136,14 @@ TEST(MetricsListenerPortTest, SlowReadinessDelaysNoScrape) {
     return true;
   });
   ASSERT_TRUE(l.Start("127.0.0.1:0").ok());
-  auto slow = std::async(std::launch::async, [&] {
-    httplib::Client c("127.0.0.1", l.port());
-    c.set_read_timeout(15, 0);
-    auto r = c.Get("/readyz");
-    return r ? r->status : -1;
-  });
-  auto slow2 = std::async(std::launch::async, [&] {
-    httplib::Client c("127.0.0.1", l.port());
-    c.set_read_timeout(15, 0);
-    auto r = c.Get("/readyz");
-    return r ? r->status : -1;
-  });
+  // As many stuck probes as the listener has pool threads.
+  auto slow = std::async(std::launch::async, [&] { return StatusOf(l.port(), "/readyz", 15); });
+  auto slow2 = std::async(std::launch::async, [&] { return StatusOf(l.port(), "/readyz", 15); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // both probes are waiting
-  httplib::Client c("127.0.0.1", l.port());
-  c.set_read_timeout(2, 0);
   const auto t0 = std::chrono::steady_clock::now();
-  auto metrics = c.Get("/metrics");
-  auto health = c.Get("/healthz");
-  const auto took = std::chrono::steady_clock::now() - t0;
-  ASSERT_TRUE(metrics);
-  ASSERT_TRUE(health);
-  EXPECT_EQ(metrics->status, 200);
-  EXPECT_EQ(health->status, 200);
-  EXPECT_LT(took, std::chrono::seconds(2));
+  EXPECT_EQ(StatusOf(l.port(), "/metrics", 2), 200);
+  EXPECT_EQ(StatusOf(l.port(), "/healthz", 2), 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
   release.set_value();
   EXPECT_EQ(slow.get(), 200);
   EXPECT_EQ(slow2.get(), 200);
