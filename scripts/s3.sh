@@ -69,11 +69,12 @@ if [ "$MALLOC" = tuned ]; then
   export MALLOC_TOP_PAD_=${MALLOC_TOP_PAD_:-67108864}
 fi
 # A memstore OSD keeps every stored byte in its heap, so each PUT of new bytes
-# faults in fresh pages; on this kind of VM a 4 KB page fault costs ~10 us
-# (tools in docs/storage.md), a 2 MB huge page's far less per byte. Ceph
-# turns transparent huge pages off for itself unless `thp = true`, and glibc
-# asks for them (madvise) only with this tunable: fresh 1.5 MB PUT, OSD
-# CPU 12.9 -> 8.2 ms; 200 kB 2.55 -> 1.4 ms (docs/storage.md).
+# faults in fresh pages; on this VM a 4 KB page fault costs ~11 us, a huge
+# page ~0.2 us per 4 KB (photo_bench's BM_PageFaultFresh). Ceph turns
+# transparent huge pages off for itself unless `thp = true`, and glibc asks
+# for them (madvise) only with this tunable: gateway + OSD CPU per 1.5 MB PUT
+# into fresh memory 17.5 -> 12.2 ms, per 200 kB PUT 3.10 -> 2.43 ms
+# (tools/bench-s3-requests.sh, the command in docs/storage.md).
 THP_CONF="thp = false"
 if [ "$THP" = 1 ]; then
   export GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}
