@@ -6,6 +6,7 @@
 #   tools/bench-scaling.sh [OUT_DIR]        # default var/bench-scaling
 #   WORKERS="1 2" N12=40 N1=200 tools/bench-scaling.sh
 #   STORAGES="local s3" WORKERS=2 N1=0 API_N=4000 tools/bench-scaling.sh
+#   STORAGES=s3 WORKERS= API_N=3000 tools/bench-scaling.sh   # API alone only
 #   PHOTO=real STORAGES="local s3" WORKERS=2 N1=0 tools/bench-scaling.sh
 #
 # PHOTO: the 12 MP runs upload this file instead of bench.py's generated
@@ -26,7 +27,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 OUT=${1:-$ROOT/var/bench-scaling}
-WORKERS=${WORKERS:-"1 2 4"}
+WORKERS=${WORKERS-"1 2 4"}  # empty: API-alone runs only
 N12=${N12:-60}
 N1=${N1:-300}
 STORAGES=${STORAGES:-local}

@@ -83,7 +83,7 @@ TEST_F(ApiS3Test, DeleteErasesEveryObjectOfTheImageFromTheBucket) {
   ASSERT_EQ(res->status, 202) << res->body;
   const std::string id = nlohmann::json::parse(res->body)["id"];
   // What the workers store beside the original.
-  const std::string folder = pipeline::Layout("").ImageDir(id).generic_string() + "/";
+  const std::string folder = pipeline::ImageFolderKey(id);
   for (const char* name : {"clean/large.jpg", "large.jpg", "thumb.webp"})
     ASSERT_TRUE(blobs_.Put(folder + name, name).ok());
   const std::string neighbour = NewImageId();

@@ -52,7 +52,7 @@ Result<std::string> PersistOriginal(ApiContext& ctx, const fs::path& tmp, const 
 }
 
 Status EraseImageBlobs(ApiContext& ctx, const std::string& id) {
-  const std::string folder = pipeline::Layout("").ImageDir(id).generic_string() + "/";
+  const std::string folder = pipeline::ImageFolderKey(id);
   if (Status s = storage::DeletePrefix(*ctx.blobs, folder); !s.ok()) {
     return UnavailableError("storage_unavailable", "erasing " + folder + ": " + s.ToString());
   }

@@ -201,8 +201,11 @@ class UploadReader : public BodyReader, public MultipartHandler {
   }
 
  private:
+  // With remote storage the temp file is only the PUT's source, gone once the
+  // object is acknowledged: syncing it would write to the disk bytes that
+  // the store makes durable anyway.
   Status CloseTemp() {
-    if (::fsync(fd_) != 0) return ErrnoError("fsync", path_);
+    if (ctx_.remote_blobs == nullptr && ::fsync(fd_) != 0) return ErrnoError("fsync", path_);
     int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) return ErrnoError("close", path_);

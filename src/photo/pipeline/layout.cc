@@ -24,4 +24,8 @@ fs::path Layout::FinalRendition(std::string_view id, const image::RenditionSpec&
   return ImageDir(id) / (spec.name + image::OutputExtension(spec.format));
 }
 
+std::string ImageFolderKey(std::string_view id) {
+  return Layout("").ImageDir(id).generic_string() + "/";
+}
+
 }  // namespace photo::pipeline

@@ -36,4 +36,11 @@ class Layout {
   std::filesystem::path single_original_;  // non-empty in SingleImage mode
 };
 
+// The blob-key prefix of everything stored for image `id`
+// ("images/ab/<id>/"): its folder relative to the data dir, ending in '/' as
+// storage::DeletePrefix and BlobStore::List take a folder. The one spelling
+// of it for the API's erasure and the worker's. Precondition:
+// IsValidImageId(id).
+std::string ImageFolderKey(std::string_view id);
+
 }  // namespace photo::pipeline

@@ -72,7 +72,7 @@ Status Fail(const JobContext& ctx, const std::string& id, const std::string& sta
 // about to), publish nothing.
 Outcome ImageDeleted(const JobContext& ctx, const std::string& id) {
   Outcome o;
-  const std::string folder = pipeline::Layout("").ImageDir(id).generic_string() + "/";
+  const std::string folder = pipeline::ImageFolderKey(id);
   Status erased;
   if (ctx.remote_blobs != nullptr) {
     erased = storage::DeletePrefix(*ctx.remote_blobs, folder);

@@ -157,7 +157,7 @@ TEST_P(RemoteStagingTest, StagesFetchOnlyWhatTheyRead) {
   const std::string id = AddImage(photo);
   ReadLog log(*blobs_);
   ctx_.remote_blobs = &log;
-  const std::string dir = pipeline::Layout("").ImageDir(id).generic_string() + "/";
+  const std::string dir = pipeline::ImageFolderKey(id);
   const std::map<std::string, std::vector<std::string>> expected = {
       {"resize", {"GET " + dir + "original"}},
       // Only the clean twins it marks; no listing.
@@ -192,7 +192,7 @@ TEST_P(RemoteStagingTest, DetectFallsBackToTheOriginalWithoutCleanRenditions) {
     ASSERT_EQ(HandleJob(ctx_, Job(id, stage)).kind, Outcome::Kind::kAck) << stage;
   // An operator removed the clean twins: detect analyses the thumb (the only
   // clean file left) rather than failing.
-  const std::string dir = pipeline::Layout("").ImageDir(id).generic_string() + "/";
+  const std::string dir = pipeline::ImageFolderKey(id);
   ASSERT_TRUE(blobs_->Delete(dir + "clean/medium.jpg").ok());
   ASSERT_TRUE(blobs_->Delete(dir + "clean/large.jpg").ok());
   Outcome o = HandleJob(ctx_, Job(id, "detect"));
