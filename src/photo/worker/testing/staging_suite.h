@@ -85,6 +85,7 @@ class RemoteStagingTest : public ::testing::TestWithParam<RemoteFactory> {
     scratch_ = std::move(*scratch);
     ctx_ = JobContext{&store_, layout_.get(), &config_, {}};
     ctx_.remote_blobs = blobs_.get();
+    ctx_.blobs = blobs_.get();
     ctx_.scratch_dir = scratch_->dir();
   }
   void TearDown() override {
@@ -157,6 +158,7 @@ TEST_P(RemoteStagingTest, StagesFetchOnlyWhatTheyRead) {
   const std::string id = AddImage(photo);
   ReadLog log(*blobs_);
   ctx_.remote_blobs = &log;
+  ctx_.blobs = &log;
   const std::string dir = pipeline::ImageFolderKey(id);
   const std::map<std::string, std::vector<std::string>> expected = {
       {"resize", {"GET " + dir + "original"}},
