@@ -26,7 +26,9 @@ class SwitchableStore : public storage::BlobStore {
   explicit SwitchableStore(const fs::path& root) : inner_(root) {}
   bool down = false;
 
-  Status Put(const std::string& k, std::string_view b) override { return Up() ? inner_.Put(k, b) : Down(); }
+  Status Put(const std::string& k, std::string_view b) override {
+    return Up() ? inner_.Put(k, b) : Down();
+  }
   Status PutFile(const std::string& k, const fs::path& f) override {
     return Up() ? inner_.PutFile(k, f) : Down();
   }
@@ -44,8 +46,12 @@ class SwitchableStore : public storage::BlobStore {
     return inner_.List(prefix);
   }
   Status Check() override { return Up() ? inner_.Check() : Down(); }
-  std::optional<fs::path> LocalPath(const std::string& k) const override { return inner_.LocalPath(k); }
-  Result<std::string> PresignGet(const std::string& k, int ttl) override { return inner_.PresignGet(k, ttl); }
+  std::optional<fs::path> LocalPath(const std::string& k) const override {
+    return inner_.LocalPath(k);
+  }
+  Result<std::string> PresignGet(const std::string& k, int ttl) override {
+    return inner_.PresignGet(k, ttl);
+  }
   std::string Describe() const override { return "switchable " + inner_.Describe(); }
 
  private:
