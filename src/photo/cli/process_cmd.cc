@@ -11,6 +11,7 @@
 #include "photo/core/text.h"
 #include "photo/image/probe.h"
 #include "photo/image/vips.h"
+#include "photo/storage/local_blob_store.h"
 #include "photo/store/memory_store.h"
 #include "photo/store/record_json.h"
 #include "photo/worker/job_handler.h"
@@ -58,7 +59,11 @@ int RunProcess(const ProcessArgs& args) {
   }
 
   pipeline::Layout layout = pipeline::Layout::SingleImage(fs::absolute(args.out), input);
+  // The record lives in this process only and is never deleted, so nothing
+  // is erased through it; JobContext wants its store all the same.
+  storage::LocalBlobStore blobs(layout.data_dir());
   worker::JobContext ctx{&store, &layout, &config, {}};
+  ctx.blobs = &blobs;
   worker::Delivery d;
   d.stage = broker::kResizeQueue;
   d.body = broker::MakeJobMessage({id, rec.filename, rec.original_path, d.stage}).body;

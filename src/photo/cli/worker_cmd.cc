@@ -20,6 +20,7 @@
 #include "photo/http/metrics.h"
 #include "photo/image/vips.h"
 #include "photo/signing/url_signer.h"
+#include "photo/storage/local_blob_store.h"
 #include "photo/storage/storage_factory.h"
 #include "photo/similar/store_index.h"
 #include "photo/store/status_store.h"
@@ -185,9 +186,16 @@ int RunWorker(const CommonSettings& s, const WorkerArgs& args) {
     spdlog::info("similar-photo index: {} hashes", hashes->index().size());
     ctx.similar = hashes.get();
   }
+  // Local storage: the stages read and write the data dir in place, and a
+  // deleted image's files are erased there, as the API erases them.
+  std::unique_ptr<storage::BlobStore> local_blobs;
   if (!(*blobs)->LocalPath("images").has_value()) {
     ctx.remote_blobs = blobs->get();
     ctx.scratch_dir = (*scratch)->dir();
+    ctx.blobs = ctx.remote_blobs;
+  } else {
+    local_blobs = std::make_unique<storage::LocalBlobStore>(s.data_dir);
+    ctx.blobs = local_blobs.get();
   }
   spdlog::info("worker storage: {}", (*blobs)->Describe());
   if (ctx.fault.fail_attempts > 0)

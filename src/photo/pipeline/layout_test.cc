@@ -24,8 +24,9 @@ TEST(ImageFolderKey, PrefixesEveryKeyOfTheImage) {
     EXPECT_TRUE(p.generic_string().starts_with(ImageFolderKey(kId))) << p;
   }
   // Nothing of another image, however close its id.
-  EXPECT_FALSE(keys.Original("0123456789abcdef0123456789abcdee").generic_string().starts_with(
-      ImageFolderKey(kId)));
+  EXPECT_FALSE(keys.Original("0123456789abcdef0123456789abcdee")
+                   .generic_string()
+                   .starts_with(ImageFolderKey(kId)));
 }
 
 TEST(LayoutScratch, SamePathsWrittenWithoutSync) {

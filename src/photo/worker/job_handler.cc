@@ -11,7 +11,6 @@
 
 #include "photo/core/ids.h"
 #include "photo/core/text.h"
-#include "photo/storage/local_blob_store.h"
 #include "photo/store/record_json.h"
 #include "photo/worker/staging.h"
 
@@ -73,14 +72,7 @@ Status Fail(const JobContext& ctx, const std::string& id, const std::string& sta
 Outcome ImageDeleted(const JobContext& ctx, const std::string& id) {
   Outcome o;
   const std::string folder = pipeline::ImageFolderKey(id);
-  Status erased;
-  if (ctx.remote_blobs != nullptr) {
-    erased = storage::DeletePrefix(*ctx.remote_blobs, folder);
-  } else {
-    storage::LocalBlobStore local(ctx.layout->data_dir());
-    erased = storage::DeletePrefix(local, folder);
-  }
-  if (!erased.ok()) {
+  if (Status erased = storage::DeletePrefix(*ctx.blobs, folder); !erased.ok()) {
     o.kind = Kind::kRetry;
     o.error = erased.WithContext("erasing the files of deleted image " + id);
     return o;

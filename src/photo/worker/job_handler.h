@@ -67,6 +67,10 @@ struct JobContext {
   // stages read and write `layout`'s data dir in place (local storage).
   storage::BlobStore* remote_blobs = nullptr;
   std::filesystem::path scratch_dir = {};
+  // The store of the images' files, through which a deleted image's are
+  // erased: remote_blobs, or a local store over `layout`'s data dir (as
+  // ApiContext::blobs is for the API). Must be set. Not owned.
+  storage::BlobStore* blobs = nullptr;
   // The pHash index over the store: the detect stage lists the earlier
   // near-duplicates it finds there and files its own hash. Null: no
   // duplicates are looked for (detections.duplicates stays empty).
@@ -115,7 +119,7 @@ struct Outcome {
 // A job whose image has no record (deleted, or an upload the API refused)
 // ends without leaving files: the record is checked before the stage runs,
 // before remote outputs are uploaded and when the outputs are recorded; once
-// it is missing, every blob of the image is erased (through the blob store)
+// it is missing, every blob of the image is erased (through ctx.blobs)
 // and the job is acked with nothing published (kRetry if the erasure failed).
 Outcome HandleJob(const JobContext& ctx, const Delivery& delivery);
 

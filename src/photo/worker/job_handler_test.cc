@@ -10,12 +10,55 @@
 #include "photo/core/ids.h"
 #include "photo/image/testing/synth.h"
 #include "photo/image/vips.h"
+#include "photo/storage/local_blob_store.h"
 #include "photo/store/memory_store.h"
 
 namespace photo::worker {
 namespace {
 namespace fs = std::filesystem;
 using Kind = Outcome::Kind;
+
+// The data dir's files through a LocalBlobStore, which a test can take
+// down: the worker erases a deleted image's files through JobContext::blobs
+// and nothing else.
+class SwitchableStore : public storage::BlobStore {
+ public:
+  explicit SwitchableStore(const fs::path& root) : inner_(root) {}
+  bool down = false;
+
+  Status Put(const std::string& k, std::string_view b) override {
+    return Up() ? inner_.Put(k, b) : Down();
+  }
+  Status PutFile(const std::string& k, const fs::path& f) override {
+    return Up() ? inner_.PutFile(k, f) : Down();
+  }
+  Status Get(const std::string& k, const storage::Sink& sink,
+             std::optional<storage::ByteRange> range) override {
+    return Up() ? inner_.Get(k, sink, range) : Down();
+  }
+  Result<storage::BlobInfo> Head(const std::string& k) override {
+    if (!Up()) return Down();
+    return inner_.Head(k);
+  }
+  Status Delete(const std::string& k) override { return Up() ? inner_.Delete(k) : Down(); }
+  Result<std::vector<storage::ListEntry>> List(const std::string& prefix) override {
+    if (!Up()) return Down();
+    return inner_.List(prefix);
+  }
+  Status Check() override { return Up() ? inner_.Check() : Down(); }
+  std::optional<fs::path> LocalPath(const std::string& k) const override {
+    return inner_.LocalPath(k);
+  }
+  Result<std::string> PresignGet(const std::string& k, int ttl) override {
+    return inner_.PresignGet(k, ttl);
+  }
+  std::string Describe() const override { return "switchable " + inner_.Describe(); }
+
+ private:
+  bool Up() const { return !down; }
+  static Status Down() { return UnavailableError("storage_unavailable", "taken down by the test"); }
+  storage::LocalBlobStore inner_;
+};
 
 class JobHandlerTest : public ::testing::Test {
  protected:
@@ -25,7 +68,9 @@ class JobHandlerTest : public ::testing::Test {
            ("photo_worker_test_" + NewImageId().substr(0, 12));
     layout_ = std::make_unique<pipeline::Layout>(dir_);
     ASSERT_TRUE(config_.Validate().ok());
+    blobs_ = std::make_unique<SwitchableStore>(dir_);
     ctx_ = JobContext{&store_, layout_.get(), &config_, {}};
+    ctx_.blobs = blobs_.get();
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -50,6 +95,7 @@ class JobHandlerTest : public ::testing::Test {
 
   fs::path dir_;
   std::unique_ptr<pipeline::Layout> layout_;
+  std::unique_ptr<SwitchableStore> blobs_;
   PipelineConfig config_;
   store::MemoryStatusStore store_;
   JobContext ctx_;
@@ -293,6 +339,22 @@ TEST_F(JobHandlerTest, AJobForADeletedImageErasesItsFilesAndPublishesNothing) {
   EXPECT_EQ(r.kind, Kind::kAck) << r.error.ToString();
   EXPECT_TRUE(r.image_deleted);
   EXPECT_TRUE(r.publish.empty());
+  EXPECT_FALSE(fs::exists(layout_->ImageDir(id)));
+}
+
+TEST_F(JobHandlerTest, ADeletedImageIsErasedThroughTheContextsStoreAndRetriedWhileItIsDown) {
+  std::string id = AddImage(image::testing::MakePhoto({.width = 800, .height = 600}));
+  ASSERT_TRUE(store_.Delete(id).ok());
+  blobs_->down = true;
+  Outcome r = HandleJob(ctx_, Job(id, "resize"));
+  EXPECT_EQ(r.kind, Kind::kRetry);
+  EXPECT_EQ(r.error.reason(), "storage_unavailable") << r.error.ToString();
+  EXPECT_FALSE(r.image_deleted);
+  EXPECT_TRUE(fs::exists(layout_->Original(id)));  // nothing erased behind the store's back
+  blobs_->down = false;
+  r = HandleJob(ctx_, Job(id, "resize"));
+  EXPECT_EQ(r.kind, Kind::kAck) << r.error.ToString();
+  EXPECT_TRUE(r.image_deleted);
   EXPECT_FALSE(fs::exists(layout_->ImageDir(id)));
 }
 

@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
+#include <string_view>
 
 #include "photo/core/files.h"
 #include "photo/image/probe.h"
@@ -14,6 +17,19 @@
 
 namespace photo::worker {
 namespace fs = std::filesystem;
+namespace {
+
+// A scratch copy: not fsync'ed (the job's folder goes when it ends), as
+// storage::GetToFile's are not.
+Status WriteScratchFile(const fs::path& file, std::string_view bytes) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(file.c_str(), "wb"), &std::fclose);
+  if (!f || std::fwrite(bytes.data(), 1, bytes.size(), f.get()) != bytes.size() ||
+      std::fflush(f.get()) != 0)
+    return UnavailableError("io_error", "write " + file.string());
+  return Status::Ok();
+}
+
+}  // namespace
 
 Result<std::unique_ptr<ScratchRoot>> ScratchRoot::Open(const fs::path& root) {
   RETURN_IF_ERROR(MakeDirs(root));
@@ -125,13 +141,17 @@ Status StagedJob::FetchHeader(const std::string& key) {
   constexpr std::uint64_t kHeaderBytes = 256 * 1024;
   if (fetched_.contains(key)) return Status::Ok();
   RETURN_IF_ERROR(storage::ValidateKey(key));
+  // Checked in memory: the scratch file is written once, with the prefix or
+  // (FetchKey) the whole image.
+  Result<std::string> head =
+      storage::GetBytes(blobs_, key, storage::ByteRange{0, kHeaderBytes - 1});
+  if (!head && head.error().reason() == "range_not_satisfiable")
+    return FetchKey(key);  // an empty blob
+  if (!head) return head.error();
+  if (head->size() == kHeaderBytes && !image::JpegHeaderEnd(*head)) return FetchKey(key);
   const fs::path file = dir_ / key;
   RETURN_IF_ERROR(MakeDirs(file.parent_path()));
-  Status got = storage::GetToFile(blobs_, key, file, storage::ByteRange{0, kHeaderBytes - 1});
-  if (got.reason() == "range_not_satisfiable") return FetchKey(key);  // an empty blob
-  RETURN_IF_ERROR(got);
-  ASSIGN_OR_RETURN(const std::string head, ReadFile(file));
-  if (head.size() == kHeaderBytes && !image::JpegHeaderEnd(head)) return FetchKey(key);
+  RETURN_IF_ERROR(WriteScratchFile(file, *head));
   // The prefix is a scratch copy only: never put back (PutOutputs skips
   // fetched keys).
   fetched_.insert(key);

@@ -85,6 +85,7 @@ class RemoteStagingTest : public ::testing::TestWithParam<RemoteFactory> {
     scratch_ = std::move(*scratch);
     ctx_ = JobContext{&store_, layout_.get(), &config_, {}};
     ctx_.remote_blobs = blobs_.get();
+    ctx_.blobs = blobs_.get();
     ctx_.scratch_dir = scratch_->dir();
   }
   void TearDown() override {
@@ -108,6 +109,19 @@ class RemoteStagingTest : public ::testing::TestWithParam<RemoteFactory> {
     d.stage = stage;
     d.body = broker::MakeJobMessage({id, "photo.jpg", "x", stage}).body;
     return d;
+  }
+
+  // Runs resize and watermark, then detect with its reads noted (sorted).
+  std::vector<std::string> DetectReads(const std::string& id) {
+    for (const char* stage : {"resize", "watermark"})
+      EXPECT_EQ(HandleJob(ctx_, Job(id, stage)).kind, Outcome::Kind::kAck) << stage;
+    ReadLog log(*blobs_);
+    ctx_.remote_blobs = ctx_.blobs = &log;
+    Outcome o = HandleJob(ctx_, Job(id, "detect"));
+    ctx_.remote_blobs = ctx_.blobs = blobs_.get();
+    EXPECT_EQ(o.kind, Outcome::Kind::kAck) << o.error.ToString();
+    std::sort(log.reads.begin(), log.reads.end());
+    return log.reads;
   }
 
   // Regular files under the scratch folder, apart from its lock.
@@ -157,6 +171,7 @@ TEST_P(RemoteStagingTest, StagesFetchOnlyWhatTheyRead) {
   const std::string id = AddImage(photo);
   ReadLog log(*blobs_);
   ctx_.remote_blobs = &log;
+  ctx_.blobs = &log;
   const std::string dir = pipeline::ImageFolderKey(id);
   const std::map<std::string, std::vector<std::string>> expected = {
       {"resize", {"GET " + dir + "original"}},
@@ -184,6 +199,37 @@ TEST_P(RemoteStagingTest, StagesFetchOnlyWhatTheyRead) {
   EXPECT_EQ(rec->detections->analysed_width, 1280);
   // The original in the store is still whole.
   EXPECT_EQ(blobs_->Head(pipeline::Layout("").Original(id).generic_string())->size, photo.size());
+}
+
+TEST_P(RemoteStagingTest, DetectFetchesAnOriginalWithoutAJpegHeaderInThePrefixWhole) {
+  // A PNG keeps no header a prefix could hold: the prefix is checked, then
+  // the whole original fetched.
+  const std::string png = image::testing::MakePhoto(
+      {.width = 1600, .height = 1200, .format = image::testing::SynthFormat::kPng});
+  ASSERT_GT(png.size(), 262'144u);
+  const std::string id = AddImage(png);
+  const std::string dir = pipeline::ImageFolderKey(id);
+  EXPECT_EQ(DetectReads(id),
+            (std::vector<std::string>{"GET " + dir + "clean/medium.jpg", "GET " + dir + "original",
+                                      "GET " + dir + "original 0-262143"}));
+  EXPECT_EQ(ScratchFiles(), 0);
+}
+
+TEST_P(RemoteStagingTest, DetectReadsTheExifOfAnOriginalShorterThanThePrefix) {
+  const std::string id = AddImage(image::testing::MakePhoto(
+      {.width = 640, .height = 480, .noise_sigma = 0, .gps = true, .camera = true}));
+  ASSERT_LT(blobs_->Head(pipeline::Layout("").Original(id).generic_string())->size, 262'144u);
+  const std::vector<std::string> reads = DetectReads(id);
+  // One ranged GET of the original, which returned all of it.
+  const std::string original = "GET " + pipeline::Layout("").Original(id).generic_string();
+  EXPECT_EQ(std::count(reads.begin(), reads.end(), original + " 0-262143"), 1);
+  EXPECT_EQ(std::count(reads.begin(), reads.end(), original), 0);
+  auto rec = store_.Get(id);
+  ASSERT_TRUE(rec.ok());
+  ASSERT_TRUE(rec->detections.has_value());
+  EXPECT_TRUE(rec->detections->exif.gps_present);
+  EXPECT_EQ(rec->detections->exif.camera, "PhotoTest Synth 1");
+  EXPECT_EQ(ScratchFiles(), 0);
 }
 
 TEST_P(RemoteStagingTest, DetectFallsBackToTheOriginalWithoutCleanRenditions) {
