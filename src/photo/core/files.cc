@@ -55,7 +55,7 @@ Status CommitFile(const fs::path& tmp, const fs::path& final_path) {
   return SyncPath(dir.empty() ? fs::path(".") : dir);
 }
 
-Status WriteFileAtomic(const fs::path& path, std::span<const std::uint8_t> bytes) {
+Status WriteFileAtomic(const fs::path& path, std::span<const std::uint8_t> bytes, Durability durability) {
   if (path.has_parent_path()) RETURN_IF_ERROR(MakeDirs(path.parent_path()));
   fs::path tmp = TempPathFor(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -74,20 +74,28 @@ Status WriteFileAtomic(const fs::path& path, std::span<const std::uint8_t> bytes
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+  const bool durable = durability == Durability::kDurable;
+  if (durable && ::fsync(fd) != 0) {
     Status s = ErrnoStatus("fsync", tmp);
     ::close(fd);
     ::unlink(tmp.c_str());
     return s;
   }
   ::close(fd);
+  if (!durable) {
+    if (::rename(tmp.c_str(), path.c_str()) == 0) return Status::Ok();
+    Status s = ErrnoStatus("rename", path);
+    ::unlink(tmp.c_str());
+    return s;
+  }
   return CommitFile(tmp, path);
 }
 
-Status WriteFileAtomic(const fs::path& path, std::string_view bytes) {
+Status WriteFileAtomic(const fs::path& path, std::string_view bytes, Durability durability) {
   return WriteFileAtomic(
-      path, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(bytes.data()),
-                                           bytes.size()));
+      path,
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()),
+      durability);
 }
 
 Result<std::string> ReadFile(const fs::path& path) {

@@ -13,10 +13,18 @@
 
 namespace photo {
 
+// kScratch: the file is a working copy whose durable home is elsewhere (a
+// worker's copy on its way to object storage, which acknowledges the PUT):
+// still written whole-or-nothing, but not synced, which would cost a disk
+// write and milliseconds per file for nothing.
+enum class Durability { kDurable, kScratch };
+
 // Writes `bytes` to `path` via a unique temp file in the same directory,
-// fsync, rename, fsync(dir). Creates parent directories.
-Status WriteFileAtomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes);
-Status WriteFileAtomic(const std::filesystem::path& path, std::string_view bytes);
+// fsync, rename, fsync(dir) (kScratch: no fsyncs). Creates parent directories.
+Status WriteFileAtomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes,
+                       Durability durability = Durability::kDurable);
+Status WriteFileAtomic(const std::filesystem::path& path, std::string_view bytes,
+                       Durability durability = Durability::kDurable);
 
 // Renames an already written and fsynced temp file into place, durably.
 Status CommitFile(const std::filesystem::path& tmp, const std::filesystem::path& final_path);

@@ -20,14 +20,33 @@ class FilesTest : public ::testing::Test {
   fs::path dir_;
 };
 
+// Synced or not (a scratch copy), a write replaces the file whole and
+// leaves no temp file behind.
 TEST_F(FilesTest, AtomicWriteCreatesDirsAndLeavesNoTemp) {
-  fs::path p = dir_ / "a" / "b" / "out.bin";
-  ASSERT_TRUE(WriteFileAtomic(p, std::string_view("hello")).ok());
-  EXPECT_EQ(*ReadFile(p), "hello");
-  ASSERT_TRUE(WriteFileAtomic(p, std::string_view("again")).ok());
-  EXPECT_EQ(*ReadFile(p), "again");
+  for (Durability d : {Durability::kDurable, Durability::kScratch}) {
+    const fs::path p = dir_ / (d == Durability::kDurable ? "durable" : "scratch") / "b" / "out.bin";
+    ASSERT_TRUE(WriteFileAtomic(p, std::string_view("hello"), d).ok());
+    EXPECT_EQ(*ReadFile(p), "hello");
+    ASSERT_TRUE(WriteFileAtomic(p, std::string_view("again"), d).ok());
+    EXPECT_EQ(*ReadFile(p), "again");
+    int entries = 0;
+    for (auto& e : fs::directory_iterator(p.parent_path())) {
+      (void)e;
+      ++entries;
+    }
+    EXPECT_EQ(entries, 1);
+  }
+}
+
+TEST_F(FilesTest, ScratchWriteIntoAMissingPlaceFailsAndLeavesNoTemp) {
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "blocker", std::string_view("x")).ok());
+  // A regular file where the directory should be: the write cannot start.
+  EXPECT_FALSE(WriteFileAtomic(dir_ / "blocker" / "out.bin", std::string_view("y"), Durability::kScratch).ok());
+  // A directory where the file should be: the rename fails, the temp goes.
+  fs::create_directories(dir_ / "taken" / "out.bin" / "inside");
+  EXPECT_FALSE(WriteFileAtomic(dir_ / "taken" / "out.bin", std::string_view("z"), Durability::kScratch).ok());
   int entries = 0;
-  for (auto& e : fs::directory_iterator(p.parent_path())) {
+  for (auto& e : fs::directory_iterator(dir_ / "taken")) {
     (void)e;
     ++entries;
   }

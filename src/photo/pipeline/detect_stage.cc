@@ -313,7 +313,7 @@ Result<DetectOutput> RunDetectAndCrop(const DetectConfig& config, const Layout& 
     auto enc = detect::EncodeCrop(*pixels, choice->box, target, spec.format, spec.quality);
     if (!enc.ok()) return enc.error().WithContext("crop " + spec.name);
     const fs::path path = layout.FinalRendition(id, spec);
-    Status written = WriteFileAtomic(path, std::string_view(enc->bytes));
+    Status written = WriteFileAtomic(path, std::string_view(enc->bytes), layout.durability());
     if (!written.ok()) {
       return UnavailableError("io_error", "writing " + path.string() + ": " + written.message());
     }

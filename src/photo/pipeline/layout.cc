@@ -9,6 +9,12 @@ Layout Layout::SingleImage(fs::path out_dir, fs::path original) {
   return l;
 }
 
+Layout Layout::Scratch(fs::path dir) {
+  Layout l(std::move(dir));
+  l.durability_ = Durability::kScratch;
+  return l;
+}
+
 fs::path Layout::ImageDir(std::string_view id) const {
   if (!single_original_.empty()) return data_dir_;
   return data_dir_ / "images" / std::string(id.substr(0, 2)) / std::string(id);

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "photo/core/files.h"
 #include "photo/image/types.h"
 
 namespace photo::pipeline {
@@ -23,6 +24,13 @@ class Layout {
   // For `photo-pipeline process FILE --out DIR`: one image whose original is
   // `original` (read in place) and whose renditions go straight into `out_dir`.
   static Layout SingleImage(std::filesystem::path out_dir, std::filesystem::path original);
+  // A worker's scratch copy of the layout (remote storage): the stages'
+  // outputs there are put to the store, which makes them durable, so they
+  // are written without fsync.
+  static Layout Scratch(std::filesystem::path dir);
+
+  // How the stages write their outputs under this layout.
+  Durability durability() const { return durability_; }
 
   const std::filesystem::path& data_dir() const { return data_dir_; }
   // Precondition: IsValidImageId(id).
@@ -34,6 +42,7 @@ class Layout {
  private:
   std::filesystem::path data_dir_;
   std::filesystem::path single_original_;  // non-empty in SingleImage mode
+  Durability durability_ = Durability::kDurable;
 };
 
 // The blob-key prefix of everything stored for image `id`

@@ -29,5 +29,18 @@ TEST(ImageFolderKey, PrefixesEveryKeyOfTheImage) {
                    .starts_with(ImageFolderKey(kId)));
 }
 
+TEST(LayoutScratch, SamePathsWrittenWithoutSync) {
+  const Layout data("/d");
+  const Layout scratch = Layout::Scratch("/d");
+  image::RenditionSpec medium;
+  medium.name = "medium";
+  EXPECT_EQ(scratch.Original(kId), data.Original(kId));
+  EXPECT_EQ(scratch.CleanRendition(kId, medium), data.CleanRendition(kId, medium));
+  EXPECT_EQ(scratch.FinalRendition(kId, medium), data.FinalRendition(kId, medium));
+  EXPECT_EQ(data.durability(), Durability::kDurable);
+  EXPECT_EQ(scratch.durability(), Durability::kScratch);
+  EXPECT_EQ(Layout::SingleImage("/out", "/in.jpg").durability(), Durability::kDurable);
+}
+
 }  // namespace
 }  // namespace photo::pipeline

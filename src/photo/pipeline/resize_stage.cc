@@ -178,7 +178,7 @@ Result<ResizeOutput> RunResize(const ResizeConfig& config, const Layout& layout,
     const image::EncodedRendition& enc = set.renditions[i];
     std::filesystem::path path =
         spec.watermark ? layout.CleanRendition(id, spec) : layout.FinalRendition(id, spec);
-    Status written = WriteFileAtomic(path, std::string_view(enc.bytes));
+    Status written = WriteFileAtomic(path, std::string_view(enc.bytes), layout.durability());
     if (!written.ok()) {
       return UnavailableError("io_error", "writing " + path.string() + ": " + written.message());
     }

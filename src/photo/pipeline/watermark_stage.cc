@@ -207,7 +207,7 @@ Result<std::vector<image::Rendition>> RunWatermark(const WatermarkConfig& config
       // Disabled: publish the clean bytes as they are (no generation loss).
       out_bytes = std::move(clean_bytes);
     }
-    RETURN_IF_ERROR(WriteFileAtomic(final_path, std::string_view(out_bytes)));
+    RETURN_IF_ERROR(WriteFileAtomic(final_path, std::string_view(out_bytes), layout.durability()));
     it->path = final_path.string();
     it->width = width;
     it->height = height;

@@ -70,7 +70,7 @@ class StagedJob {
 
  private:
   StagedJob(storage::BlobStore& blobs, std::filesystem::path dir)
-      : blobs_(blobs), dir_(std::move(dir)), layout_(dir_) {}
+      : blobs_(blobs), dir_(std::move(dir)), layout_(pipeline::Layout::Scratch(dir_)) {}
   Status FetchKey(const std::string& key);
   // FetchKey; false when there is no such blob.
   Result<bool> FetchKeyIfExists(const std::string& key);
