@@ -9,6 +9,7 @@ import io
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -96,6 +97,34 @@ class Api:
                 pass
             time.sleep(0.2)
         return False
+
+
+class WorkerMetrics(Api):
+    """A worker's /metrics, /healthz, /readyz listener, started on port 0: the
+    bound port is read from the worker's log line "worker metrics on
+    HOST:PORT/metrics" at the first request."""
+
+    LINE = re.compile(rb"worker metrics on \S*:(\d+)/metrics")
+
+    def __init__(self, proc, timeout=30):
+        super().__init__(None, timeout=timeout)
+        self.proc = proc
+
+    def request(self, method, path, body=None, headers=None):
+        if self.port is None:
+            self.port = self.bound_port()
+        return super().request(method, path, body, headers)
+
+    def bound_port(self, timeout=60):
+        deadline = time.time() + timeout
+        while True:
+            with open(self.proc.log_path, "rb") as f:
+                m = self.LINE.search(f.read())
+            if m:
+                return int(m.group(1))
+            if not self.proc.alive() or time.time() >= deadline:
+                raise OSError(f"{self.proc.name}: no metrics listener; see {self.proc.log_path}")
+            time.sleep(0.1)
 
 
 def parse_metrics(text):
@@ -251,12 +280,14 @@ class System:
 
     def start_worker(self, stage, index):
         env = dict(self.env)
-        metrics_port = free_port()
-        env["PHOTO_PIPELINE_METRICS_LISTEN"] = f"127.0.0.1:{metrics_port}"
+        # Port 0: the worker binds any free port and logs it. A port picked
+        # here (free_port) could be handed out twice before either worker
+        # binds it, and the second worker would then refuse to start.
+        env["PHOTO_PIPELINE_METRICS_LISTEN"] = "127.0.0.1:0"
         w = Proc(f"worker-{stage}-{index}-{len(self.workers)}", [self.binary, "worker", stage],
                  env, self.log_dir)
         w.stage = stage
-        w.metrics = Api(metrics_port)
+        w.metrics = WorkerMetrics(w)
         self.workers.append(w)
         return w
 
