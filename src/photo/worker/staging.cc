@@ -5,11 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <random>
-#include <string_view>
 
 #include "photo/core/files.h"
 #include "photo/image/probe.h"
@@ -17,20 +15,6 @@
 
 namespace photo::worker {
 namespace fs = std::filesystem;
-namespace {
-
-// A scratch copy: not fsync'ed (the job's folder goes when it ends), as
-// storage::GetToFile's are not.
-Status WriteScratchFile(const fs::path& file, std::string_view bytes) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(file.c_str(), "wb"), &std::fclose);
-  if (!f || std::fwrite(bytes.data(), 1, bytes.size(), f.get()) != bytes.size() ||
-      std::fflush(f.get()) != 0)
-    return UnavailableError("io_error", "write " + file.string());
-  return Status::Ok();
-}
-
-}  // namespace
-
 Result<std::unique_ptr<ScratchRoot>> ScratchRoot::Open(const fs::path& root) {
   RETURN_IF_ERROR(MakeDirs(root));
   std::error_code ec;
@@ -149,9 +133,7 @@ Status StagedJob::FetchHeader(const std::string& key) {
     return FetchKey(key);  // an empty blob
   if (!head) return head.error();
   if (head->size() == kHeaderBytes && !image::JpegHeaderEnd(*head)) return FetchKey(key);
-  const fs::path file = dir_ / key;
-  RETURN_IF_ERROR(MakeDirs(file.parent_path()));
-  RETURN_IF_ERROR(WriteScratchFile(file, *head));
+  RETURN_IF_ERROR(WriteFileAtomic(dir_ / key, *head, Durability::kScratch));
   // The prefix is a scratch copy only: never put back (PutOutputs skips
   // fetched keys).
   fetched_.insert(key);
