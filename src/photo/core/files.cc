@@ -45,12 +45,13 @@ Status MakeDirs(const fs::path& dir) {
   return Status::Ok();
 }
 
-Status CommitFile(const fs::path& tmp, const fs::path& final_path) {
+Status CommitFile(const fs::path& tmp, const fs::path& final_path, Durability durability) {
   if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
     Status s = ErrnoStatus("rename", final_path);
     ::unlink(tmp.c_str());
     return s;
   }
+  if (durability == Durability::kScratch) return Status::Ok();
   fs::path dir = final_path.parent_path();
   return SyncPath(dir.empty() ? fs::path(".") : dir);
 }
@@ -74,21 +75,14 @@ Status WriteFileAtomic(const fs::path& path, std::span<const std::uint8_t> bytes
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  const bool durable = durability == Durability::kDurable;
-  if (durable && ::fsync(fd) != 0) {
+  if (durability == Durability::kDurable && ::fsync(fd) != 0) {
     Status s = ErrnoStatus("fsync", tmp);
     ::close(fd);
     ::unlink(tmp.c_str());
     return s;
   }
   ::close(fd);
-  if (!durable) {
-    if (::rename(tmp.c_str(), path.c_str()) == 0) return Status::Ok();
-    Status s = ErrnoStatus("rename", path);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  return CommitFile(tmp, path);
+  return CommitFile(tmp, path, durability);
 }
 
 Status WriteFileAtomic(const fs::path& path, std::string_view bytes, Durability durability) {

@@ -26,8 +26,10 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::span<const std::u
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view bytes,
                        Durability durability = Durability::kDurable);
 
-// Renames an already written and fsynced temp file into place, durably.
-Status CommitFile(const std::filesystem::path& tmp, const std::filesystem::path& final_path);
+// Renames an already written (and, kDurable, fsynced) temp file into place;
+// kDurable also fsyncs the directory. The temp file is removed on failure.
+Status CommitFile(const std::filesystem::path& tmp, const std::filesystem::path& final_path,
+                  Durability durability = Durability::kDurable);
 
 // fsync a file or directory by path.
 Status SyncPath(const std::filesystem::path& path);

@@ -15,6 +15,7 @@
 
 namespace photo::worker {
 namespace fs = std::filesystem;
+
 Result<std::unique_ptr<ScratchRoot>> ScratchRoot::Open(const fs::path& root) {
   RETURN_IF_ERROR(MakeDirs(root));
   std::error_code ec;
