@@ -11,6 +11,7 @@
 #include "photo/image/testing/synth.h"
 #include "photo/image/vips.h"
 #include "photo/storage/local_blob_store.h"
+#include "photo/storage/testing/forwarding_blob_store.h"
 #include "photo/store/memory_store.h"
 
 namespace photo::worker {
@@ -19,45 +20,39 @@ namespace fs = std::filesystem;
 using Kind = Outcome::Kind;
 
 // The data dir's files through a LocalBlobStore, which a test can take
-// down: the worker erases a deleted image's files through JobContext::blobs
-// and nothing else.
-class SwitchableStore : public storage::BlobStore {
+// down (every request fails): the worker erases a deleted image's files
+// through JobContext::blobs and nothing else.
+class SwitchableStore : public storage::testing::ForwardingBlobStore {
  public:
-  explicit SwitchableStore(const fs::path& root) : inner_(root) {}
+  explicit SwitchableStore(const fs::path& root) : ForwardingBlobStore(local_), local_(root) {}
   bool down = false;
 
   Status Put(const std::string& k, std::string_view b) override {
-    return Up() ? inner_.Put(k, b) : Down();
+    return down ? Down() : ForwardingBlobStore::Put(k, b);
   }
   Status PutFile(const std::string& k, const fs::path& f) override {
-    return Up() ? inner_.PutFile(k, f) : Down();
+    return down ? Down() : ForwardingBlobStore::PutFile(k, f);
   }
   Status Get(const std::string& k, const storage::Sink& sink,
              std::optional<storage::ByteRange> range) override {
-    return Up() ? inner_.Get(k, sink, range) : Down();
+    return down ? Down() : ForwardingBlobStore::Get(k, sink, range);
   }
   Result<storage::BlobInfo> Head(const std::string& k) override {
-    if (!Up()) return Down();
-    return inner_.Head(k);
+    if (down) return Down();
+    return ForwardingBlobStore::Head(k);
   }
-  Status Delete(const std::string& k) override { return Up() ? inner_.Delete(k) : Down(); }
+  Status Delete(const std::string& k) override {
+    return down ? Down() : ForwardingBlobStore::Delete(k);
+  }
   Result<std::vector<storage::ListEntry>> List(const std::string& prefix) override {
-    if (!Up()) return Down();
-    return inner_.List(prefix);
+    if (down) return Down();
+    return ForwardingBlobStore::List(prefix);
   }
-  Status Check() override { return Up() ? inner_.Check() : Down(); }
-  std::optional<fs::path> LocalPath(const std::string& k) const override {
-    return inner_.LocalPath(k);
-  }
-  Result<std::string> PresignGet(const std::string& k, int ttl) override {
-    return inner_.PresignGet(k, ttl);
-  }
-  std::string Describe() const override { return "switchable " + inner_.Describe(); }
+  Status Check() override { return down ? Down() : ForwardingBlobStore::Check(); }
 
  private:
-  bool Up() const { return !down; }
   static Status Down() { return UnavailableError("storage_unavailable", "taken down by the test"); }
-  storage::LocalBlobStore inner_;
+  storage::LocalBlobStore local_;
 };
 
 class JobHandlerTest : public ::testing::Test {

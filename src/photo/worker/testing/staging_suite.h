@@ -20,6 +20,7 @@
 #include "photo/image/testing/synth.h"
 #include "photo/image/vips.h"
 #include "photo/storage/blob_store.h"
+#include "photo/storage/testing/forwarding_blob_store.h"
 #include "photo/store/memory_store.h"
 #include "photo/worker/job_handler.h"
 #include "photo/worker/staging.h"
@@ -34,43 +35,31 @@ struct RemoteFactory {
 
 // Passes every call to the store under test and notes the reads: how many
 // requests a stage makes is what an S3 server pays for.
-class ReadLog : public storage::BlobStore {
+class ReadLog : public storage::testing::ForwardingBlobStore {
  public:
-  explicit ReadLog(storage::BlobStore& inner) : inner_(inner) {}
+  using ForwardingBlobStore::ForwardingBlobStore;
   // "GET <key>", "GET <key> <first>-<last>", "LIST <prefix>", "HEAD <key>".
   std::vector<std::string> reads;
 
-  Status Put(const std::string& k, std::string_view b) override { return inner_.Put(k, b); }
-  Status PutFile(const std::string& k, const std::filesystem::path& f) override {
-    return inner_.PutFile(k, f);
-  }
   Status Get(const std::string& k, const storage::Sink& sink,
              std::optional<storage::ByteRange> range) override {
     std::string r = "GET " + k;
     if (range) r += " " + std::to_string(range->first) + "-" + (range->last ? std::to_string(*range->last) : "");
     reads.push_back(r);
-    return inner_.Get(k, sink, range);
+    return ForwardingBlobStore::Get(k, sink, range);
   }
   Result<storage::BlobInfo> Head(const std::string& k) override {
     reads.push_back("HEAD " + k);
-    return inner_.Head(k);
+    return ForwardingBlobStore::Head(k);
   }
-  Status Delete(const std::string& k) override { return inner_.Delete(k); }
   Result<std::vector<storage::ListEntry>> List(const std::string& prefix) override {
     reads.push_back("LIST " + prefix);
-    return inner_.List(prefix);
+    return ForwardingBlobStore::List(prefix);
   }
-  Status Check() override { return inner_.Check(); }
   std::optional<std::filesystem::path> LocalPath(const std::string&) const override {
     return std::nullopt;  // remote, whatever the store under test is
   }
-  Result<std::string> PresignGet(const std::string& k, int ttl) override {
-    return inner_.PresignGet(k, ttl);
-  }
-  std::string Describe() const override { return "read log of " + inner_.Describe(); }
-
- private:
-  storage::BlobStore& inner_;
+  std::string Describe() const override { return "read log of " + inner().Describe(); }
 };
 
 class RemoteStagingTest : public ::testing::TestWithParam<RemoteFactory> {
